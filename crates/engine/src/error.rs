@@ -62,7 +62,9 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, TS)]
 #[ts(export)]
 pub struct TextPos {
+    #[ts(type = "number")]
     pub line: u64,
+    #[ts(type = "number")]
     pub column: u64,
 }
 

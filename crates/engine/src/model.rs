@@ -251,8 +251,18 @@ pub struct LogSummary {
 #[ts(export)]
 #[serde(tag = "type")]
 pub enum Component {
-    Block { offset: u64, length: u64 },
-    PageRange { offset: u64, length: u64 },
+    Block {
+        #[ts(type = "number")]
+        offset: u64,
+        #[ts(type = "number")]
+        length: u64,
+    },
+    PageRange {
+        #[ts(type = "number")]
+        offset: u64,
+        #[ts(type = "number")]
+        length: u64,
+    },
     /// The whole data file (missing file, wrong length, or a blob fetched whole).
     File,
     Properties,
@@ -277,7 +287,12 @@ impl std::fmt::Display for Component {
 #[serde(tag = "type")]
 pub enum Problem {
     MissingFile,
-    ShortFile { actual_length: u64, expected_length: u64 },
+    ShortFile {
+        #[ts(type = "number")]
+        actual_length: u64,
+        #[ts(type = "number")]
+        expected_length: u64,
+    },
     HashMismatch {
         #[ts(type = "string")]
         expected: Md5,

@@ -3,4 +3,4 @@
 /**
  * Names one checkable piece of a file, for results and the repair file.
  */
-export type Component = { "type": "Block", offset: bigint, length: bigint, } | { "type": "PageRange", offset: bigint, length: bigint, } | { "type": "File" } | { "type": "Properties" } | { "type": "Metadata" };
+export type Component = { "type": "Block", offset: number, length: number, } | { "type": "PageRange", offset: number, length: number, } | { "type": "File" } | { "type": "Properties" } | { "type": "Metadata" };

@@ -3,4 +3,4 @@
 /**
  * Where in a text file something was found (1-based line and column).
  */
-export type TextPos = { line: bigint, column: bigint, };
+export type TextPos = { line: number, column: number, };
