@@ -490,6 +490,8 @@ fn check_blocks(
 
 /// Page ranges must sit on the 512-byte page grid, be sorted without overlaps and end
 /// within the blob, whose length is itself a multiple of 512.
+// `u64::is_multiple_of` needs Rust 1.87; the workspace supports 1.80.
+#[allow(unknown_lints, clippy::manual_is_multiple_of)]
 fn check_page_ranges(
     ranges: &[(Range, TextPos)],
     length: u64,

@@ -4,6 +4,8 @@
 //!
 //! The generator and the uploader meet at [`GenBlob`] and [`Uploaded`].
 
+pub mod generator;
+
 use engine::blobstore::BlobProperties;
 use engine::model::BlobType;
 
