@@ -180,14 +180,24 @@ pub(crate) fn unlock(
     let mkdir = |p: &Path| {
         std::fs::create_dir_all(p).map_err(|e| unlock_failed(format!("cannot create the folder {}: {e}", p.display())))
     };
+    let created_mount_dir = !mount_dir.exists();
     mkdir(&mount_dir)?;
+    // On failure, leave no empty folder behind that we made.
+    let tidy = |ok: bool| {
+        if !ok && created_mount_dir {
+            let _ = std::fs::remove_dir(&mount_dir);
+        }
+    };
 
     let (dl_dir, started_here) = match existing {
         Some(dir) => (dir, false),
         None => {
             let dir = host.run_dir.join(format!("dislocker-{dev_name}"));
             mkdir(&dir)?;
-            run_dislocker(runner, dev, key, &dir)?;
+            if let Err(e) = run_dislocker(runner, dev, key, &dir) {
+                tidy(false);
+                return Err(e);
+            }
             (dir, true)
         }
     };
@@ -199,12 +209,14 @@ pub(crate) fn unlock(
             if started_here {
                 release_fuse(runner, &dl_dir);
             }
+            tidy(false);
             missing_tool("ntfs-3g", "ntfs-3g", "to mount the decrypted NTFS volume")
         })?;
     if !out.success() {
         if started_here {
             release_fuse(runner, &dl_dir);
         }
+        tidy(false);
         return Err(unlock_failed(format!(
             "the volume was decrypted, but its NTFS file system could not be mounted at {} (ntfs-3g: {}). The drive may be damaged; on Windows, chkdsk can check it.",
             mount_dir.display(),
@@ -250,6 +262,8 @@ pub(crate) fn release_fuse(runner: &dyn CommandRunner, dir: &Path) {
     if !ok {
         let _ = runner.run("umount", &args([dir.as_os_str()]), KeyInput::None);
     }
+    // Only removes the folder if it is empty, i.e. really unmounted.
+    let _ = std::fs::remove_dir(dir);
 }
 
 /// The lines of a tool's output worth showing: errors first, at most three.

@@ -348,11 +348,13 @@ pub fn gather(runner: &dyn CommandRunner) -> Result<Snapshot> {
     let dislockers = dislocker_instances(&read_dislocker_cmdlines(), &mounts);
 
     // blkid -p reads the devices directly (root or the disk group), which is what finds
-    // BitLocker without udev. One call for all; unreadable ones are simply missing.
+    // BitLocker without udev. One call per device: in low-level mode blkid stops at
+    // the first device it cannot read. Unreadable ones are simply missing.
     let mut to_probe: Vec<String> = Vec::new();
     fn leaves(d: &BlockDevice, out: &mut Vec<String>) {
         if d.children.is_empty() {
-            if d.size > 0 && d.fstype.is_none() {
+            let system = d.mountpoint.as_deref().is_some_and(is_system_mount);
+            if d.size > 0 && d.fstype.is_none() && !system {
                 out.push(d.path.clone());
             }
         } else {
@@ -361,16 +363,12 @@ pub fn gather(runner: &dyn CommandRunner) -> Result<Snapshot> {
     }
     devices.iter().for_each(|d| leaves(d, &mut to_probe));
     to_probe.extend(dislockers.iter().map(|i| format!("{}/dislocker-file", i.dir)));
-    let probes = if to_probe.is_empty() {
-        HashMap::new()
-    } else {
-        let mut a = args(["-p", "-o", "export"]);
-        a.extend(to_probe.iter().map(Into::into));
-        runner
-            .run("blkid", &a, KeyInput::None)
-            .map(|o| parse_blkid_export(&o.stdout))
-            .unwrap_or_default()
-    };
+    let mut probes = HashMap::new();
+    for path in &to_probe {
+        if let Ok(o) = runner.run("blkid", &args(["-p", "-o", "export", path.as_str()]), KeyInput::None) {
+            probes.extend(parse_blkid_export(&o.stdout));
+        }
+    }
 
     let mut canonical = HashMap::new();
     for p in mounts.iter().map(|m| &m.source).chain(dislockers.iter().map(|i| &i.device)) {
