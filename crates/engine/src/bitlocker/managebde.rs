@@ -37,11 +37,14 @@ pub const E_ACCESSDENIED: u32 = 0x8007_0005;
 
 pub const OTHER_LANGUAGE_HINT: &str = "manage-bde printed its report in a language other than English, which Drive Repair cannot read reliably, so the BitLocker state is shown as Unknown. A locked drive is still recognised (Windows refuses to read it); to unlock, enter the recovery password.";
 
+/// A volume being read: its name, label and `name: value` fields.
+type Section = (String, Option<String>, Vec<(String, String)>);
+
 /// Parses `manage-bde -status [X:]`: one entry per volume. An error report (no
 /// volumes) gives an empty list; see [`parse_error`].
 pub fn parse_status(text: &str) -> Vec<BdeVolume> {
     let mut volumes = Vec::new();
-    let mut current: Option<(String, Option<String>, Vec<(String, String)>)> = None;
+    let mut current: Option<Section> = None;
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if let Some((vol, label)) = volume_header(line) {
@@ -98,7 +101,7 @@ fn field(line: &str) -> Option<(String, String)> {
     Some((name.trim().to_string(), value.trim().to_string()))
 }
 
-fn finish((volume, label, fields): (String, Option<String>, Vec<(String, String)>)) -> BdeVolume {
+fn finish((volume, label, fields): Section) -> BdeVolume {
     let get = |name: &str| fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     let label = label.filter(|l| l != "Label Unknown");
     let (state, hint) = match get("Lock Status") {

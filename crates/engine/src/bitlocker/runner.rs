@@ -85,6 +85,12 @@ impl CommandRunner for SystemRunner {
             .stderr(Stdio::piped())
             // Tools print English we can parse; the Windows tools ignore this.
             .env("LC_ALL", "C");
+        #[cfg(windows)]
+        {
+            // CREATE_NO_WINDOW: no console window flashes up when the desktop app runs a tool.
+            use std::os::windows::process::CommandExt;
+            cmd.creation_flags(0x0800_0000);
+        }
         let secret = match key {
             KeyInput::None => {
                 cmd.stdin(Stdio::null());

@@ -100,8 +100,9 @@ fn platform_volumes(_runner: &dyn CommandRunner) -> Result<Vec<Volume>> {
 }
 
 /// A cheap fingerprint of the attached volumes and mounts, for polling: when it
-/// changes, call [`list_volumes`] again. Linux hashes /proc/partitions and /proc/mounts;
-/// Windows the drive letters and what the volume API says about each.
+/// changes, call [`list_volumes`] again. Linux hashes /proc/partitions and /proc/mounts
+/// (a dislocker or ntfs-3g mount changes it too); Windows the drive letters and what the
+/// volume API says about each (label, file system, or the error of a locked volume).
 pub fn volumes_signature() -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -109,7 +110,9 @@ pub fn volumes_signature() -> u64 {
     linux::signature_text().hash(&mut h);
     #[cfg(windows)]
     for root in windows::sys::drive_roots() {
-        format!("{:?}", windows::sys::probe(&root)).hash(&mut h);
+        // Not the free space: it changes while a repair writes to the drive.
+        let p = windows::sys::probe(&root);
+        (p.root, p.drive_type, p.info).hash(&mut h);
     }
     h.finish()
 }
