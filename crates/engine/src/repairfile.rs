@@ -418,8 +418,9 @@ impl RepairFile {
     }
 
     /// Adds units. Existing ids keep their state (with [`AddMode::ReopenDone`], done
-    /// units become pending again). With `Keep`, range units of a blob that already
-    /// has a whole-blob unit are skipped: the whole fetch covers them.
+    /// units become pending again). Range units of a blob whose whole-blob unit is
+    /// pending or failed are skipped (the whole fetch covers them), and with `Keep`
+    /// also when it is done.
     /// Refused units are stored as refused. Returns how many were new.
     pub fn add_units(&mut self, units: &[Unit], mode: AddMode) -> Result<u64> {
         let now = now_rfc3339();
@@ -427,7 +428,7 @@ impl RepairFile {
             let mut added = 0;
             let mut exists = c.prepare_cached("SELECT state FROM units WHERE id = ?1")?;
             let mut whole = c.prepare_cached(
-                "SELECT 1 FROM units WHERE blob_path = ?1 AND snapshot IS ?2 AND component = ?3 AND state != 'refused'",
+                "SELECT state FROM units WHERE blob_path = ?1 AND snapshot IS ?2 AND component = ?3",
             )?;
             let file_json = serde_json::to_string(&Component::File).expect("serialisable");
             let mut insert = c.prepare_cached(
@@ -447,11 +448,20 @@ impl RepairFile {
                     }
                     continue;
                 }
-                if mode == AddMode::Keep
-                    && u.kind() == UnitKind::Range
-                    && whole.exists(params![u.blob.path, u.blob.snapshot, file_json])?
-                {
-                    continue;
+                if u.kind() == UnitKind::Range {
+                    let whole_state: Option<String> = whole
+                        .query_row(params![u.blob.path, u.blob.snapshot, file_json], |r| r.get(0))
+                        .optional()?;
+                    // A whole fetch covers the ranges: one still to come always, and
+                    // one already done too when merely re-planning the same inputs.
+                    let covered = match (whole_state.as_deref(), mode) {
+                        (Some("pending" | "failed"), _) => true,
+                        (Some("done"), AddMode::Keep) => true,
+                        _ => false,
+                    };
+                    if covered {
+                        continue;
+                    }
                 }
                 let (state, problem) = match &u.refused {
                     Some(p) => (UnitState::Refused, Some(p)),
@@ -479,6 +489,40 @@ impl RepairFile {
             }
             set_meta(c, "updated_at", Some(&now))?;
             Ok(added)
+        })
+    }
+
+    /// Replaces a blob's pending or failed range units with `whole` (pending): the
+    /// file is missing, of the wrong length, or the blob is to be fetched whole anew.
+    pub fn supersede_with_whole(&mut self, whole: &Unit) -> Result<()> {
+        let now = now_rfc3339();
+        self.tx(|c| {
+            c.execute(
+                "DELETE FROM units WHERE blob_path = ?1 AND snapshot IS ?2 AND state IN ('pending', 'failed')
+                    AND json_extract(component, '$.type') IN ('Block', 'PageRange')",
+                params![whole.blob.path, whole.blob.snapshot],
+            )?;
+            c.execute(
+                "INSERT INTO units (id, blob_path, snapshot, file_path, component, expected_md5, blob_length,
+                    blob_type, aux_path, last_modified, source, cause, state, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, NULL, ?8, ?9, ?10, 'pending', ?11)
+                 ON CONFLICT(id) DO UPDATE SET state = 'pending', cause = excluded.cause, done_how = NULL,
+                    updated_at = excluded.updated_at",
+                params![
+                    whole.id,
+                    whole.blob.path,
+                    whole.blob.snapshot,
+                    whole.file_path,
+                    json(&whole.component),
+                    whole.blob_length.map(|l| l as i64),
+                    whole.blob_type.map(|t| json(&t)),
+                    whole.last_modified,
+                    whole.source.as_str(),
+                    json(&whole.cause),
+                    now,
+                ],
+            )?;
+            set_meta(c, "updated_at", Some(&now))
         })
     }
 
