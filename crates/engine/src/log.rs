@@ -85,6 +85,13 @@ impl RunLog {
         self.file.is_some()
     }
 
+    /// Scrubs the run's secrets (and any SAS signature) from text bound for a file or
+    /// a message, such as a failure reason kept in the repair file.
+    pub fn redact(&self, text: &str) -> String {
+        let secrets: Vec<&Secret> = self.secrets.iter().collect();
+        redact(text, &secrets)
+    }
+
     pub fn info(&self, message: impl AsRef<str>) {
         self.line(Level::Info, message.as_ref());
     }
@@ -101,8 +108,7 @@ impl RunLog {
     /// over: it is ignored (the summary and the repair file still say what happened).
     pub fn line(&self, level: Level, message: &str) {
         let Some(file) = &self.file else { return };
-        let secrets: Vec<&Secret> = self.secrets.iter().collect();
-        let clean = redact(message, &secrets);
+        let clean = self.redact(message);
         // One physical line per entry, whatever the message holds.
         let clean = clean.replace(['\r', '\n'], " ");
         let text = format!("{} {} {}\n", now_rfc3339(), level.word(), clean);

@@ -330,9 +330,19 @@ pub(crate) async fn execute<S: BlobStore>(
         for i in &report.issues {
             log.info(format!("verification: {} {}: {}", i.file_path, i.component, i.problem));
         }
-        let wanted: HashSet<BlobRef> = report.issues.iter().map(|i| i.blob.clone()).collect();
+        // Blobs re-downloaded as they are now no longer match the manifest, by design;
+        // they are reported as such, not fetched again.
+        let refetched: HashSet<BlobRef> = rf
+            .units(Some(UnitState::Done))?
+            .into_iter()
+            .filter(|s| s.done_how == Some(DoneHow::RefetchedChanged))
+            .map(|s| s.unit.blob)
+            .collect();
+        let issues: Vec<ComponentIssue> =
+            report.issues.into_iter().filter(|i| !refetched.contains(&i.blob)).collect();
+        let wanted: HashSet<BlobRef> = issues.iter().map(|i| i.blob.clone()).collect();
         let idx = blocking(|| inputs.manifest_blobs(&wanted, cancel))?;
-        let units = units_from_issues(target, &report.issues, &idx);
+        let units = units_from_issues(target, &issues, &idx);
         rf.add_units(&units, AddMode::ReopenDone)?;
         rf.set_phase_done(RunPhase::Verified)?;
         fetch_pending(&cx, inputs, &mut rf, &mut rec).await?;
@@ -461,7 +471,10 @@ impl Recorder {
             }
         }
         cx.tracker.tick();
-        let due = self.last_flush.map_or(true, |t| t.elapsed().as_secs() >= FLUSH_SECONDS);
+        let due = match self.last_flush {
+            None => true,
+            Some(t) => t.elapsed().as_secs() >= FLUSH_SECONDS,
+        };
         if self.done.len() + self.failed.len() >= FLUSH_UNITS || due {
             self.flush(rf)?;
         }
@@ -530,11 +543,16 @@ async fn fetch_pending<S: BlobStore>(
     }
 
     // Is each blob still the one exported? One properties request per blob.
-    let checks: Vec<Result<(BlobRef, Preflight)>> = futures::stream::iter(by_blob.values())
-        .map(|units| async {
-            let sample = units.iter().find(|u| u.last_modified.is_some()).unwrap_or(&units[0]);
+    let samples: Vec<Unit> = by_blob
+        .values()
+        .map(|units| units.iter().find(|u| u.last_modified.is_some()).unwrap_or(&units[0]).clone())
+        .collect();
+    let idx_ref = &idx;
+    let checks: Vec<Result<(BlobRef, Preflight)>> = futures::stream::iter(samples)
+        .map(|sample| async move {
             cx.cancel.checkpoint_async().await?;
-            Ok((sample.blob.clone(), cx.preflight(sample, idx.get(&sample.blob)).await?))
+            let p = cx.preflight(&sample, idx_ref.get(&sample.blob)).await?;
+            Ok((sample.blob, p))
         })
         .buffer_unordered(cx.opts.concurrency.max(1))
         .collect()
@@ -567,17 +585,19 @@ async fn fetch_pending<S: BlobStore>(
             }
             Preflight::Changed { detail, props } => {
                 let unit = whole_unit_for(&units[0], Problem::BlobChanged { detail });
-                if whole.is_none() {
-                    rf.supersede_with_whole(&unit)?;
-                }
+                rf.supersede_with_whole(&unit)?;
                 props_of.insert(blob, props.clone());
-                work.push(Work::Whole { unit, props, manifest: None, refetch: true });
+                work.push(Work::Whole { unit: Box::new(unit), props: Box::new(props), manifest: None, refetch: true });
             }
             Preflight::Unchanged(props) => {
                 props_of.insert(blob.clone(), props.clone());
                 if let Some(unit) = whole {
-                    let manifest = idx.get(&blob).cloned();
-                    work.push(Work::Whole { unit, props, manifest, refetch: false });
+                    // Range units of the same blob, if any, are covered by the whole fetch.
+                    if units.len() > 1 {
+                        rf.supersede_with_whole(&unit)?;
+                    }
+                    let manifest = idx.get(&blob).cloned().map(Box::new);
+                    work.push(Work::Whole { unit: Box::new(unit), props: Box::new(props), manifest, refetch: false });
                     continue;
                 }
                 let path = match map_file_path(cx.target, &units[0].file_path) {
@@ -599,8 +619,8 @@ async fn fetch_pending<S: BlobStore>(
                     cx.log.info(format!("{}: {why}; fetching the whole blob instead of ranges", units[0].file_path));
                     let unit = whole_unit_for(&units[0], why);
                     rf.supersede_with_whole(&unit)?;
-                    let manifest = idx.get(&blob).cloned();
-                    work.push(Work::Whole { unit, props, manifest, refetch: false });
+                    let manifest = idx.get(&blob).cloned().map(Box::new);
+                    work.push(Work::Whole { unit: Box::new(unit), props: Box::new(props), manifest, refetch: false });
                     continue;
                 }
                 for group in coalesce(units, COALESCE_TARGET) {
@@ -611,7 +631,7 @@ async fn fetch_pending<S: BlobStore>(
     }
     for unit in aux {
         let props = props_of.get(&unit.blob).cloned();
-        work.push(Work::Aux { unit, props });
+        work.push(Work::Aux { unit: Box::new(unit), props: props.map(Box::new) });
     }
 
     for o in early {

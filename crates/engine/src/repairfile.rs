@@ -25,6 +25,7 @@
 use crate::log::now_rfc3339;
 use crate::model::{BlobRef, Component, Md5, Problem};
 use crate::plan::{Unit, UnitKind, UnitSource};
+use crate::secret::redact;
 use crate::{EngineError, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::io::{Read, Seek, SeekFrom};
@@ -454,11 +455,10 @@ impl RepairFile {
                         .optional()?;
                     // A whole fetch covers the ranges: one still to come always, and
                     // one already done too when merely re-planning the same inputs.
-                    let covered = match (whole_state.as_deref(), mode) {
-                        (Some("pending" | "failed"), _) => true,
-                        (Some("done"), AddMode::Keep) => true,
-                        _ => false,
-                    };
+                    let covered = matches!(
+                        (whole_state.as_deref(), mode),
+                        (Some("pending" | "failed"), _) | (Some("done"), AddMode::Keep)
+                    );
                     if covered {
                         continue;
                     }
@@ -563,7 +563,10 @@ impl RepairFile {
                     attempts = attempts + 1, done_how = NULL, updated_at = ?5 WHERE id = ?1",
             )?;
             for (id, problem, bytes) in failed {
-                st.execute(params![id, json(*problem), problem.to_string(), *bytes as i64, now])?;
+                // Reasons come from error messages; a SAS signature in a URL must not be kept.
+                let problem_json = redact(&json(*problem), &[]);
+                let reason = redact(&problem.to_string(), &[]);
+                st.execute(params![id, problem_json, reason, *bytes as i64, now])?;
             }
             set_meta(c, "updated_at", Some(&now))
         })
@@ -891,7 +894,13 @@ mod tests {
         let mut whole = unit("c/a", 0);
         whole.component = Component::File;
         whole.id = unit_id(&whole.blob, &Component::File);
-        rf.add_units(&[whole], AddMode::Keep).unwrap();
+        rf.add_units(&[whole.clone()], AddMode::Keep).unwrap();
+        // A whole fetch still to come covers every range.
+        assert_eq!(rf.add_units(&[unit("c/a", 100)], AddMode::Keep).unwrap(), 0);
+        assert_eq!(rf.add_units(&[unit("c/a", 100)], AddMode::ReopenDone).unwrap(), 0);
+        // Once it is done, re-planning the copy log adds nothing, but a range that
+        // verification finds bad afterwards is a new unit.
+        rf.mark_done(&[(&whole.id, DoneHow::Fetched, 1000)]).unwrap();
         assert_eq!(rf.add_units(&[unit("c/a", 100)], AddMode::Keep).unwrap(), 0);
         assert_eq!(rf.add_units(&[unit("c/a", 100)], AddMode::ReopenDone).unwrap(), 1);
     }

@@ -71,8 +71,9 @@ pub(crate) enum Outcome {
 /// One item of work for the run loop.
 pub(crate) enum Work {
     Ranges { group: FetchGroup, path: PathBuf },
-    Whole { unit: Unit, props: BlobProperties, manifest: Option<ManifestBlob>, refetch: bool },
-    Aux { unit: Unit, props: Option<BlobProperties> },
+    // Boxed: the run holds one item per pending unit before it starts them.
+    Whole { unit: Box<Unit>, props: Box<BlobProperties>, manifest: Option<Box<ManifestBlob>>, refetch: bool },
+    Aux { unit: Box<Unit>, props: Option<Box<BlobProperties>> },
 }
 
 /// Why fetching failed.
@@ -171,7 +172,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 if fatal && !self.written_any.load(Ordering::SeqCst) {
                     return Err(EngineError::Storage(se));
                 }
-                Problem::FetchFailed { kind: se.kind(), detail: se.to_string() }
+                Problem::FetchFailed { kind: se.kind(), detail: self.log.redact(&se.to_string()) }
             }
             FetchError::Mismatch { expected, actual } => Problem::FetchFailed {
                 kind: ErrorKind::HashMismatch,
@@ -192,7 +193,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 ErrorKind::Cancelled | ErrorKind::DiskFull | ErrorKind::RepairFileMismatch | ErrorKind::Internal => {
                     return Err(e)
                 }
-                kind => Problem::FetchFailed { kind, detail: e.to_string() },
+                kind => Problem::FetchFailed { kind, detail: self.log.redact(&e.to_string()) },
             },
         })
     }
@@ -208,7 +209,8 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             Work::Ranges { group, path } => self.run_ranges(group, &path).await,
             Work::Whole { unit, props, manifest, refetch } => {
                 self.tracker.set_current_file(Some(&unit.file_path));
-                match self.fetch_whole(&unit, &props, manifest.as_ref(), refetch).await {
+                let unit = *unit;
+                match self.fetch_whole(&unit, &props, manifest.as_deref(), refetch).await {
                     Ok((bytes, recheck)) => Ok(vec![Outcome::Done {
                         unit,
                         how: if refetch { DoneHow::RefetchedChanged } else { DoneHow::Fetched },
@@ -219,8 +221,9 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 }
             }
             Work::Aux { unit, props } => {
+                let unit = *unit;
                 self.tracker.set_current_file(Some(unit.written_path()));
-                match self.regenerate(&unit, props).await {
+                match self.regenerate(&unit, props.map(|p| *p)).await {
                     Ok(how) => Ok(vec![Outcome::Done { unit, how, bytes: 0, recheck: vec![] }]),
                     Err(e) => self.failed_all(vec![unit], e),
                 }
@@ -477,6 +480,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
     /// Streams `[offset, offset+length)` into `out` at `offset - base`, hashing the
     /// `checks` ranges (contiguous from `offset`) as the bytes pass. With `progress`,
     /// the bytes count towards the phase's progress as they arrive.
+    #[allow(clippy::too_many_arguments)]
     async fn stream_checked(
         &self,
         blob: &BlobRef,
@@ -574,8 +578,12 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             tmp.path().display()
         ));
         let in_flight = self.opts.concurrency.clamp(1, 4);
-        let mut segments = futures::stream::iter(plan.segments.iter())
-            .map(|seg| self.fetch_segment(&unit.blob, &file, seg))
+        let recheck = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
+        let (blob, file_ref) = (&unit.blob, &file);
+        // Owned segments: a closure over references here would make the run's future
+        // lose `Send` (a higher-ranked lifetime limitation of the compiler).
+        let mut segments = futures::stream::iter(plan.segments)
+            .map(move |seg| self.fetch_segment(blob, file_ref, seg))
             .buffer_unordered(in_flight);
         let mut fetched = 0;
         while let Some(r) = segments.next().await {
@@ -594,11 +602,10 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         ensure_no_symlink_escape(self.target, &path)?;
         tmp.commit(&path).await?;
         self.wrote();
-        let recheck = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
         Ok((fetched, recheck))
     }
 
-    async fn fetch_segment(&self, blob: &BlobRef, file: &PosFile, seg: &Segment) -> Result<u64, FetchError> {
+    async fn fetch_segment(&self, blob: &BlobRef, file: &PosFile, seg: Segment) -> Result<u64, FetchError> {
         let mut tries = 0;
         loop {
             tries += 1;
