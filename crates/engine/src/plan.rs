@@ -445,10 +445,11 @@ impl FetchGroup {
     }
 }
 
-/// Groups the range units of ONE blob into fetches of about `target` bytes. Only
-/// units with an expected hash that are small enough to buffer are joined; the rest
-/// are fetched alone (they need the service's MD5 for exactly their range, or a
-/// streamed fetch).
+/// Groups the range units of ONE blob into fetches of at most `target` bytes (a
+/// single longer unit is fetched alone). Only units with an expected hash that are
+/// small enough to buffer are joined; the rest are fetched alone (they need the
+/// service's MD5 for exactly their range, or a streamed fetch). A group is held in
+/// memory while its hashes are checked, so this also bounds memory per request.
 pub fn coalesce(mut units: Vec<Unit>, target: u64) -> Vec<FetchGroup> {
     units.sort_by_key(|u| u.range().map(|r| r.0).unwrap_or(0));
     let mut out: Vec<FetchGroup> = Vec::new();
@@ -458,7 +459,7 @@ pub fn coalesce(mut units: Vec<Unit>, target: u64) -> Vec<FetchGroup> {
         if let Some(g) = out.last_mut() {
             let g_joinable = g.units.iter().all(|x| x.expected.is_some())
                 && g.length <= MAX_BUFFERED_COMPONENT;
-            if joinable && g_joinable && g.end() == offset && g.length < target {
+            if joinable && g_joinable && g.end() == offset && g.length + length <= target {
                 g.length += length;
                 g.units.push(u);
                 continue;
@@ -747,6 +748,17 @@ mod tests {
         let groups = coalesce(units, COALESCE_TARGET);
         let shape: Vec<_> = groups.iter().map(|g| (g.offset, g.length, g.units.len())).collect();
         assert_eq!(shape, vec![(0, 8 << 20, 2), (8 << 20, 8 << 20, 2), (16 << 20, 8 << 20, 2)]);
+    }
+
+    #[test]
+    fn a_fetch_group_never_exceeds_the_target_so_memory_stays_bounded() {
+        let m = manifest_blob("c/a", r"\c\a", 3 << 20, 5);
+        let mut lb = log_blob("c/a", r"\c\a", BlobStatus::CompletedWithErrors);
+        lb.ranges.push(LogRange { offset: 0, length: 15 << 20, hash: None, status: RangeStatus::Failed });
+        let idx = HashMap::from([(m.blob.clone(), m)]);
+        let groups = coalesce(units_from_copy_log(target(), &[lb], &idx), COALESCE_TARGET);
+        let lens: Vec<u64> = groups.iter().map(|g| g.length >> 20).collect();
+        assert_eq!(lens, vec![6, 6, 3]);
     }
 
     #[test]

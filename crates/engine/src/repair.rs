@@ -609,7 +609,14 @@ async fn fetch_pending<S: BlobStore>(
                     }
                 };
                 let expected_len = units[0].blob_length.or(idx.get(&blob).map(|m| m.length)).unwrap_or(props.length);
-                let on_drive = file_len(&path).await?;
+                let on_drive = match file_len(&path).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let problem = cx.problem_or_abort(e.into())?;
+                        early.extend(units.into_iter().map(|unit| Outcome::Failed { unit, problem: problem.clone(), bytes: 0 }));
+                        continue;
+                    }
+                };
                 if on_drive != Some(expected_len) {
                     // Nothing to patch into: the file is missing or of the wrong length.
                     let why = match on_drive {

@@ -210,6 +210,14 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             Work::Whole { unit, props, manifest, refetch } => {
                 self.tracker.set_current_file(Some(&unit.file_path));
                 let unit = *unit;
+                if !refetch {
+                    if let Some(m) = manifest.as_deref() {
+                        if self.already_whole(&unit, m).await? {
+                            self.log.info(format!("{}: already complete on the drive; nothing fetched", unit.file_path));
+                            return Ok(vec![Outcome::Done { unit, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![] }]);
+                        }
+                    }
+                }
                 match self.fetch_whole(&unit, &props, manifest.as_deref(), refetch).await {
                     Ok((bytes, recheck)) => Ok(vec![Outcome::Done {
                         unit,
@@ -322,8 +330,8 @@ impl<'a, S: BlobStore> Cx<'a, S> {
 
     /// Fetches one group, checks each component, writes the good ones, fsyncs.
     async fn patch_group(&self, file: &PosFile, g: FetchGroup) -> Result<Vec<Outcome>, FetchError> {
-        let single_unhashed = g.units.len() == 1 && g.units[0].expected.is_none();
-        if single_unhashed || g.length > MAX_BUFFERED_COMPONENT {
+        let single = g.units.len() == 1;
+        if single && (g.units[0].expected.is_none() || g.length > MAX_BUFFERED_COMPONENT) {
             return self.patch_single_large_or_unhashed(file, g.units.into_iter().next().expect("one unit")).await;
         }
         let data = self.read_all(&g.units[0].blob, g.offset, g.length).await?;
@@ -540,6 +548,30 @@ impl<'a, S: BlobStore> Cx<'a, S> {
     }
 
     // ---- whole blobs ---------------------------------------------------------------
+
+    /// Whether the file on the drive already has the blob's length and every range
+    /// the manifest's hash (then a copy log's "failed" was about something else, and
+    /// a download would only replace good bytes with the same). Stops at the first
+    /// bad range, so a damaged file costs little to look at.
+    async fn already_whole(&self, unit: &Unit, m: &ManifestBlob) -> Result<bool> {
+        if m.ranges.is_empty() || m.ranges.iter().any(|r| r.hash.is_none()) {
+            return Ok(false);
+        }
+        let Ok(path) = self.safe_path(&unit.file_path) else { return Ok(false) };
+        let Ok(Some(len)) = super::fsio::file_len(&path).await else { return Ok(false) };
+        if len != m.length {
+            return Ok(false);
+        }
+        let Ok(file) = PosFile::open_read(&path).await else { return Ok(false) };
+        for r in &m.ranges {
+            self.cancel.checkpoint_async().await?;
+            match file.md5_of(r.offset, r.length).await {
+                Ok(h) if Some(h) == r.hash => Stats::add(&self.stats.checked, 1),
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
 
     /// Downloads a blob into `.<name>.driverepair-partial` beside the target, checking
     /// hashes as the bytes pass, then fsyncs and renames it over the target. Returns

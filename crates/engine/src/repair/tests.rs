@@ -492,6 +492,21 @@ async fn whole_blob_is_streamed_with_hash_checks_and_renamed_into_place() {
 }
 
 #[tokio::test]
+async fn whole_blob_already_complete_on_the_drive_is_not_downloaded_again() {
+    let mut f = Fixture::new();
+    let data = content(50_000, 2);
+    f.store.put("videos/clip.mp4", data.clone(), false);
+    f.write_file("videos/clip.mp4", &data);
+    f.inputs.log.push(log_entry("videos/clip.mp4", 50_000, BlobStatus::Failed, &[]));
+    f.add_manifest(manifest_entry("videos/clip.mp4", &data, 4096, BlobType::Block));
+    let s = f.run().await.unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert_eq!(f.store.reads(), 0);
+    assert_eq!(s.components_fetched, 0);
+    assert_eq!(f.counts().done, 1);
+}
+
+#[tokio::test]
 async fn whole_blob_with_bad_bytes_leaves_no_file_and_no_partial() {
     let mut f = Fixture::new();
     let data = content(50_000, 2);
@@ -517,6 +532,53 @@ async fn whole_blob_without_manifest_is_checked_piecewise_by_the_service() {
     assert!(s.issues.is_empty(), "{:?}", s.issues);
     assert_eq!(f.read_file("big/data.bin").unwrap(), data);
     assert_eq!(f.store.reads(), 3, "4 MiB + 4 MiB + 1 MiB, each with the service's MD5");
+}
+
+/// A 20 MiB block (legal in newer block blobs) sits in a 24 MiB file.
+fn big_block_fixture(with_manifest: bool) -> (Fixture, Vec<u8>) {
+    let mut f = Fixture::new();
+    f.store.chunk = 1 << 20;
+    let data = content(24 << 20, 3);
+    f.store.put("big/disk.vhd", data.clone(), false);
+    let mut bad = data.clone();
+    bad[(1 << 20)..(2 << 20)].fill(0);
+    f.write_file("big/disk.vhd", &bad);
+    f.inputs.log.push(log_entry("big/disk.vhd", 24 << 20, BlobStatus::CompletedWithErrors, &[(0, 20 << 20)]));
+    if with_manifest {
+        f.add_manifest(manifest_entry("big/disk.vhd", &data, 20 << 20, BlobType::Block));
+    }
+    (f, data)
+}
+
+#[tokio::test]
+async fn a_block_too_big_to_buffer_is_streamed_through_a_spill_file() {
+    let (f, data) = big_block_fixture(true);
+    let s = f.run().await.unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert!(f.read_file("big/disk.vhd").unwrap() == data);
+    assert_eq!(f.store.reads(), 1);
+    assert!(f.partial_files().is_empty());
+}
+
+#[tokio::test]
+async fn a_big_range_without_hash_is_checked_in_4_mib_pieces() {
+    let (f, data) = big_block_fixture(false);
+    let s = f.run().await.unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert!(f.read_file("big/disk.vhd").unwrap() == data);
+    assert_eq!(f.store.reads(), 5);
+    assert!(f.partial_files().is_empty());
+}
+
+#[tokio::test]
+async fn a_big_block_with_bad_bytes_is_not_written() {
+    let (f, _) = big_block_fixture(true);
+    f.store.corrupt.store(true, Ordering::SeqCst);
+    let before = f.read_file("big/disk.vhd").unwrap();
+    let s = f.run().await.unwrap();
+    assert_eq!(s.issues.len(), 1);
+    assert!(f.read_file("big/disk.vhd").unwrap() == before);
+    assert!(f.partial_files().is_empty());
 }
 
 #[tokio::test]
