@@ -46,6 +46,17 @@ struct MemStore {
     reads: AtomicU32,
     property_calls: AtomicU32,
     chunk: usize,
+    /// Bodies being read now, and the most at once.
+    active: Arc<AtomicU32>,
+    max_active: Arc<AtomicU32>,
+}
+
+/// Counts a body as active until it is dropped.
+struct ActiveGuard(Arc<AtomicU32>);
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl MemStore {
@@ -139,7 +150,18 @@ impl BlobStore for MemStore {
             chunks.truncate(1);
             chunks.push(Err(StorageError::Network { blob: blob.to_string(), attempts: 1, detail: "reset".into() }));
         }
-        Ok(RangeBody { content_md5, chunks: futures::stream::iter(chunks).boxed() })
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_active.fetch_max(now, Ordering::SeqCst);
+        let guard = ActiveGuard(self.active.clone());
+        // Yield between chunks, as a network body would, so that requests overlap.
+        let body = futures::stream::iter(chunks).then(move |c| {
+            let _held = &guard;
+            async move {
+                tokio::task::yield_now().await;
+                c
+            }
+        });
+        Ok(RangeBody { content_md5, chunks: body.boxed() })
     }
 
     async fn list(&self, _container: &str, _prefix: &str) -> Result<Vec<BlobListing>, StorageError> {
@@ -194,7 +216,14 @@ impl DriveInputs for MemInputs {
 
 /// Just enough verification for the tests: missing, short, and bad ranges.
 fn simple_verify(target: &Path, blobs: &[ManifestBlob]) -> VerifyReport {
-    let mut report = VerifyReport { blobs: blobs.len() as u64, ..Default::default() };
+    let mut report = VerifyReport {
+        drive_id: DRIVE.into(),
+        blobs: blobs.len() as u64,
+        components_checked: 0,
+        bytes_checked: 0,
+        issues: vec![],
+        elapsed_seconds: 0.0,
+    };
     for m in blobs {
         let issue = |component, problem| ComponentIssue {
             blob: m.blob.clone(),
@@ -828,6 +857,22 @@ async fn transient_failures_and_broken_bodies_are_retried() {
     let s = f.run().await.unwrap();
     assert!(s.issues.is_empty(), "{:?}", s.issues);
     assert_eq!(f.read_file("videos/clip.mp4").unwrap(), data);
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_bounded_by_the_concurrency() {
+    let mut f = Fixture::new();
+    f.opts.concurrency = 3;
+    for i in 0..6u8 {
+        let name = format!("c/w{i}.bin");
+        let data = content(40_000, i);
+        f.store.put(&name, data.clone(), false);
+        f.inputs.log.push(log_entry(&name, 40_000, BlobStatus::Failed, &[]));
+        f.add_manifest(manifest_entry(&name, &data, 4096, BlobType::Block));
+    }
+    let s = f.run().await.unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert_eq!(f.store.max_active.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
