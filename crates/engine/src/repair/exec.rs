@@ -13,7 +13,7 @@ use crate::model::{BlobRef, BlobType, Component, ManifestBlob, Md5, Problem, Ran
 use crate::paths::{ensure_no_symlink_escape, map_file_path};
 use crate::plan::{coalesce, plan_whole_blob, FetchGroup, Segment, Unit, COALESCE_TARGET, MAX_BUFFERED_COMPONENT, SERVICE_MD5_MAX};
 use crate::progress::{CancelToken, ProgressTracker};
-use crate::properties::{parse_properties, render_metadata, render_properties};
+use crate::properties::{parse_properties_from, render_metadata, render_properties};
 use crate::repairfile::DoneHow;
 use crate::{EngineError, ErrorKind, Result};
 use bytes::Bytes;
@@ -267,7 +267,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             .unwrap_or_else(|| format!("{}.properties", unit.file_path));
         if let (Some(now), Ok(p)) = (props.etag.as_deref(), map_file_path(self.target, &props_path)) {
             if let Some(bytes) = read_small(&p, 1 << 20).await {
-                if let Some(then) = parse_properties(&bytes).ok().and_then(|f| f.etag) {
+                if let Some(then) = parse_properties_from(std::io::Cursor::new(bytes), p.clone()).ok().and_then(|f| f.etag) {
                     if norm_etag(&then) != norm_etag(now) {
                         reasons.push(format!("its ETag is now {now}, the drive's properties file says {then}"));
                     }
@@ -670,7 +670,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             None => self.properties(&unit.blob).await?,
         };
         let text = match unit.component {
-            Component::Metadata => render_metadata(&props.metadata),
+            Component::Metadata => render_metadata(&props.metadata)?,
             _ => render_properties(&props),
         };
         let bytes = text.into_bytes();

@@ -703,7 +703,7 @@ async fn regenerated_bytes_matching_the_manifest_count_as_verified() {
     let data = content(1000, 5);
     f.store.put("c/meta.bin", data.clone(), false);
     f.write_file("c/meta.bin", &data);
-    let rendered = crate::properties::render_metadata(&[("camera".into(), "x100".into())]);
+    let rendered = crate::properties::render_metadata(&[("camera".into(), "x100".into())]).unwrap();
     let mut m = manifest_entry("c/meta.bin", &data, 1000, BlobType::Block);
     m.metadata = Some(AuxFile { path: "\\c\\meta.bin.metadata".into(), hash: Some(Md5::of(rendered.as_bytes())) });
     f.add_manifest(m);
