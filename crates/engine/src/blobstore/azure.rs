@@ -64,7 +64,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Duration::from_secs(30), read: Duration::from_secs(60) }
+        Timeouts {
+            connect: Duration::from_secs(30),
+            read: Duration::from_secs(60),
+        }
     }
 }
 
@@ -142,9 +145,17 @@ impl AzureBlobStore {
                 let parsed = parse_sas(sas.expose())?;
                 let creds = StorageCredentials::sas_token(&parsed.query)
                     .map_err(|_| usage("the container SAS could not be read as a query string"))?;
-                let secrets = vec![sas.clone(), Secret::new(parsed.query.clone()), Secret::new(parsed.sig.clone())];
+                let secrets = vec![
+                    sas.clone(),
+                    Secret::new(parsed.query.clone()),
+                    Secret::new(parsed.sig.clone()),
+                ];
                 let auth = Auth::Sas {
-                    container: if parsed.account_sas { None } else { parsed.container.clone() },
+                    container: if parsed.account_sas {
+                        None
+                    } else {
+                        parsed.container.clone()
+                    },
                     expiry: parsed.expiry.clone(),
                     account_sas: parsed.account_sas,
                 };
@@ -180,7 +191,8 @@ impl AzureBlobStore {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| EngineError::Internal(format!("cannot set up the HTTP client: {e}")))?;
-        let options = ClientOptions::new(TransportOptions::new(Arc::new(http))).retry(RetryOptions::none());
+        let options =
+            ClientOptions::new(TransportOptions::new(Arc::new(http))).retry(RetryOptions::none());
         let location = CloudLocation::Custom {
             account: account.clone(),
             uri: base_url.as_str().trim_end_matches('/').to_string(),
@@ -207,7 +219,12 @@ impl AzureBlobStore {
     /// test it, and requests for other containers are not refused up front. No effect
     /// with an account key or an account SAS.
     pub fn with_container(mut self, container: impl Into<String>) -> Self {
-        if let Auth::Sas { container: c, account_sas: false, .. } = &mut self.auth {
+        if let Auth::Sas {
+            container: c,
+            account_sas: false,
+            ..
+        } = &mut self.auth
+        {
             *c = Some(container.into());
         }
         self
@@ -228,7 +245,9 @@ impl AzureBlobStore {
 
     fn blob_url(&self, container: &str, name: &str, snapshot: Option<&str>) -> Url {
         let mut url = self.container_url(container);
-        url.path_segments_mut().expect("http(s) URLs have a path").extend(name.split('/'));
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .extend(name.split('/'));
         if let Some(s) = snapshot {
             url.query_pairs_mut().append_pair("snapshot", s);
         }
@@ -237,7 +256,10 @@ impl AzureBlobStore {
 
     fn container_url(&self, container: &str) -> Url {
         let mut url = self.base_url.clone();
-        url.path_segments_mut().expect("http(s) URLs have a path").pop_if_empty().push(container);
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .push(container);
         url
     }
 
@@ -245,15 +267,23 @@ impl AzureBlobStore {
     /// service would refuse it too, after a round trip.
     fn check_scope(&self, container: &str, what: &str) -> Result<(), StorageError> {
         match &self.auth {
-            Auth::Sas { container: Some(c), .. } if c != container => {
-                Err(StorageError::Forbidden { blob: format!("{what}: the SAS is for container {c:?}") })
-            }
+            Auth::Sas {
+                container: Some(c), ..
+            } if c != container => Err(StorageError::Forbidden {
+                blob: format!("{what}: the SAS is for container {c:?}"),
+            }),
             _ => Ok(()),
         }
     }
 
     /// Sends one signed request through the SDK pipeline; non-2xx answers come back as errors.
-    async fn send(&self, method: Method, url: Url, headers: Headers, what: &str) -> Result<azure_core::Response, StorageError> {
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: Headers,
+        what: &str,
+    ) -> Result<azure_core::Response, StorageError> {
         let mut request = azure_storage::clients::finalize_request(url, method, headers, None)
             .map_err(|e| self.classify(e, what))?;
         let mut ctx = Context::new();
@@ -282,13 +312,20 @@ impl AzureBlobStore {
         let (container, name) = blob.split();
         self.check_scope(container, &what)?;
         if length == 0 {
-            return Ok(RangeBody { content_md5: None, chunks: futures::stream::empty().boxed() });
+            return Ok(RangeBody {
+                content_md5: None,
+                chunks: futures::stream::empty().boxed(),
+            });
         }
-        let last = offset.checked_add(length - 1).ok_or_else(|| StorageError::Service {
-            blob: what.clone(),
-            status: 416,
-            detail: Some(format!("the range {offset}+{length} is beyond any blob size")),
-        })?;
+        let last = offset
+            .checked_add(length - 1)
+            .ok_or_else(|| StorageError::Service {
+                blob: what.clone(),
+                status: 416,
+                detail: Some(format!(
+                    "the range {offset}+{length} is beyond any blob size"
+                )),
+            })?;
         let ask_md5 = want_content_md5 && length <= MAX_CONTENT_MD5_RANGE;
         let mut headers = Headers::new();
         headers.insert(MS_RANGE, format!("bytes={offset}-{last}"));
@@ -300,8 +337,12 @@ impl AzureBlobStore {
         let (status, headers, body) = response.deconstruct();
         let status = u16::from(status);
 
-        let content_length = headers.get_optional_str(&CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-        let range = headers.get_optional_str(&CONTENT_RANGE).and_then(parse_content_range);
+        let content_length = headers
+            .get_optional_str(&CONTENT_LENGTH)
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let range = headers
+            .get_optional_str(&CONTENT_RANGE)
+            .and_then(parse_content_range);
         let starts_right = match range {
             Some((start, _, _)) => start == offset,
             None => offset == 0 && status == 200,
@@ -310,7 +351,9 @@ impl AzureBlobStore {
             return Err(StorageError::Service {
                 blob: what,
                 status,
-                detail: Some(format!("the service did not answer with the range starting at {offset}")),
+                detail: Some(format!(
+                    "the service did not answer with the range starting at {offset}"
+                )),
             });
         }
         match content_length {
@@ -335,7 +378,13 @@ impl AzureBlobStore {
                 })
             }
         }
-        let content_md5 = if ask_md5 { headers.get_optional_str(&CONTENT_MD5).and_then(Md5::parse_base64) } else { None };
+        let content_md5 = if ask_md5 {
+            headers
+                .get_optional_str(&CONTENT_MD5)
+                .and_then(Md5::parse_base64)
+        } else {
+            None
+        };
         let chunks = CheckedBody {
             inner: body,
             expected: length,
@@ -344,7 +393,10 @@ impl AzureBlobStore {
             secrets: self.secrets.clone(),
             done: false,
         };
-        Ok(RangeBody { content_md5, chunks: chunks.boxed() })
+        Ok(RangeBody {
+            content_md5,
+            chunks: chunks.boxed(),
+        })
     }
 
     async fn properties_impl(&self, blob: &BlobRef) -> Result<BlobProperties, StorageError> {
@@ -355,16 +407,20 @@ impl AzureBlobStore {
         let response = self.send(Method::Head, url, Headers::new(), &what).await?;
         let h = response.headers();
         let text = |name: &'static str| h.get_optional_string(&HeaderName::from_static(name));
-        let length = text("content-length").and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
-            StorageError::Service {
+        let length = text("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| StorageError::Service {
                 blob: what.clone(),
                 status: u16::from(response.status()),
                 detail: Some("the answer has no Content-Length".into()),
-            }
-        })?;
+            })?;
         let mut header_metadata: Vec<(String, String)> = h
             .iter()
-            .filter_map(|(k, v)| k.as_str().strip_prefix(META_PREFIX).map(|k| (k.to_string(), v.as_str().to_string())))
+            .filter_map(|(k, v)| {
+                k.as_str()
+                    .strip_prefix(META_PREFIX)
+                    .map(|k| (k.to_string(), v.as_str().to_string()))
+            })
             .collect();
         header_metadata.sort();
         let mut props = BlobProperties {
@@ -376,17 +432,23 @@ impl AzureBlobStore {
             content_encoding: text("content-encoding"),
             content_language: text("content-language"),
             cache_control: text("cache-control"),
-            is_page_blob: text("x-ms-blob-type").is_some_and(|t| t.eq_ignore_ascii_case("PageBlob")),
+            is_page_blob: text("x-ms-blob-type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("PageBlob")),
             metadata: Vec::new(),
         };
         if !header_metadata.is_empty() {
-            props.metadata = match self.listed_metadata(container, name, blob.snapshot.as_deref(), &what).await {
+            props.metadata = match self
+                .listed_metadata(container, name, blob.snapshot.as_deref(), &what)
+                .await
+            {
                 // The listing may be of a newer version than the HEAD saw; trust it only if
                 // it has the same names.
                 Ok(Some(listed)) if same_names(&listed, &header_metadata) => listed,
                 Ok(_) => header_metadata,
                 // A SAS without list permission: fall back to the lower-cased header names.
-                Err(StorageError::Forbidden { .. }) | Err(StorageError::NotFound { .. }) => header_metadata,
+                Err(StorageError::Forbidden { .. }) | Err(StorageError::NotFound { .. }) => {
+                    header_metadata
+                }
                 Err(e) => return Err(e),
             };
         }
@@ -402,11 +464,21 @@ impl AzureBlobStore {
         snapshot: Option<&str>,
         what: &str,
     ) -> Result<Option<Vec<(String, String)>>, StorageError> {
-        let include = if snapshot.is_some() { "metadata,snapshots" } else { "metadata" };
+        let include = if snapshot.is_some() {
+            "metadata,snapshots"
+        } else {
+            "metadata"
+        };
         let mut marker = None;
         loop {
-            let page = self.list_page(container, name, include, marker.as_deref(), what).await?;
-            if let Some(b) = page.blobs.into_iter().find(|b| b.name == name && b.snapshot.as_deref() == snapshot) {
+            let page = self
+                .list_page(container, name, include, marker.as_deref(), what)
+                .await?;
+            if let Some(b) = page
+                .blobs
+                .into_iter()
+                .find(|b| b.name == name && b.snapshot.as_deref() == snapshot)
+            {
                 return Ok(Some(b.metadata));
             }
             match page.next_marker {
@@ -427,7 +499,8 @@ impl AzureBlobStore {
         let mut url = self.container_url(container);
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("restype", "container").append_pair("comp", "list");
+            q.append_pair("restype", "container")
+                .append_pair("comp", "list");
             if !prefix.is_empty() {
                 q.append_pair("prefix", prefix);
             }
@@ -440,7 +513,11 @@ impl AzureBlobStore {
         }
         let response = self.send(Method::Get, url, Headers::new(), what).await?;
         let status = u16::from(response.status());
-        let body = response.into_body().collect().await.map_err(|e| self.classify(e, what))?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.classify(e, what))?;
         parse_list_page(&body).map_err(|problem| StorageError::Service {
             blob: what.to_string(),
             status,
@@ -448,13 +525,23 @@ impl AzureBlobStore {
         })
     }
 
-    async fn list_impl(&self, container: &str, prefix: &str) -> Result<Vec<BlobListing>, StorageError> {
-        let what = if prefix.is_empty() { container.to_string() } else { format!("{container}/{prefix}") };
+    async fn list_impl(
+        &self,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Vec<BlobListing>, StorageError> {
+        let what = if prefix.is_empty() {
+            container.to_string()
+        } else {
+            format!("{container}/{prefix}")
+        };
         self.check_scope(container, &what)?;
         let mut out = Vec::new();
         let mut marker = None;
         loop {
-            let page = self.list_page(container, prefix, "", marker.as_deref(), &what).await?;
+            let page = self
+                .list_page(container, prefix, "", marker.as_deref(), &what)
+                .await?;
             out.extend(page.blobs.into_iter().map(|b| BlobListing {
                 container: container.to_string(),
                 name: b.name,
@@ -471,12 +558,24 @@ impl AzureBlobStore {
     async fn check_access_impl(&self) -> Result<(), StorageError> {
         let one = azure_core::prelude::MaxResults::new(NonZeroU32::MIN);
         match &self.auth {
-            Auth::Key | Auth::Sas { account_sas: true, .. } => {
+            Auth::Key
+            | Auth::Sas {
+                account_sas: true, ..
+            } => {
                 let what = format!("storage account {}", self.account);
-                let first = self.service.list_containers().max_results(one).into_stream().next().await;
+                let first = self
+                    .service
+                    .list_containers()
+                    .max_results(one)
+                    .into_stream()
+                    .next()
+                    .await;
                 self.first_page_ok(first, &what)
             }
-            Auth::Sas { container: Some(container), .. } => {
+            Auth::Sas {
+                container: Some(container),
+                ..
+            } => {
                 let what = format!("container {container}");
                 let first = self
                     .service
@@ -488,24 +587,42 @@ impl AzureBlobStore {
                     .await;
                 self.first_page_ok(first, &what)
             }
-            Auth::Sas { container: None, expiry, .. } => {
+            Auth::Sas {
+                container: None,
+                expiry,
+                ..
+            } => {
                 // The SAS does not say which container it is for, so only what can be
                 // known is checked: that it has not expired and that the endpoint answers.
                 let what = format!("storage account {} (container SAS)", self.account);
-                if expiry.as_deref().and_then(parse_sas_time).is_some_and(|t| t < time::OffsetDateTime::now_utc()) {
-                    return Err(StorageError::Forbidden { blob: format!("{what}: the SAS has expired") });
+                if expiry
+                    .as_deref()
+                    .and_then(parse_sas_time)
+                    .is_some_and(|t| t < time::OffsetDateTime::now_utc())
+                {
+                    return Err(StorageError::Forbidden {
+                        blob: format!("{what}: the SAS has expired"),
+                    });
                 }
                 let mut url = self.base_url.clone();
-                url.query_pairs_mut().append_pair("comp", "list").append_pair("maxresults", "1");
+                url.query_pairs_mut()
+                    .append_pair("comp", "list")
+                    .append_pair("maxresults", "1");
                 match self.send(Method::Get, url, Headers::new(), &what).await {
-                    Ok(_) | Err(StorageError::Forbidden { .. }) | Err(StorageError::NotFound { .. }) => Ok(()),
+                    Ok(_)
+                    | Err(StorageError::Forbidden { .. })
+                    | Err(StorageError::NotFound { .. }) => Ok(()),
                     Err(e) => Err(e),
                 }
             }
         }
     }
 
-    fn first_page_ok<T>(&self, first: Option<azure_core::Result<T>>, what: &str) -> Result<(), StorageError> {
+    fn first_page_ok<T>(
+        &self,
+        first: Option<azure_core::Result<T>>,
+        what: &str,
+    ) -> Result<(), StorageError> {
         match first {
             Some(Ok(_)) | None => {
                 self.reached.store(true, Ordering::Relaxed);
@@ -521,7 +638,10 @@ impl BlobStore for AzureBlobStore {
         self.check_access_impl()
     }
 
-    fn properties(&self, blob: &BlobRef) -> impl std::future::Future<Output = Result<BlobProperties, StorageError>> + Send {
+    fn properties(
+        &self,
+        blob: &BlobRef,
+    ) -> impl std::future::Future<Output = Result<BlobProperties, StorageError>> + Send {
         self.properties_impl(blob)
     }
 
@@ -541,7 +661,11 @@ impl BlobStore for AzureBlobStore {
         self.read_range_impl(blob, offset, length, want_content_md5)
     }
 
-    fn list(&self, container: &str, prefix: &str) -> impl std::future::Future<Output = Result<Vec<BlobListing>, StorageError>> + Send {
+    fn list(
+        &self,
+        container: &str,
+        prefix: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<BlobListing>, StorageError>> + Send {
         self.list_impl(container, prefix)
     }
 }
@@ -560,7 +684,11 @@ struct CheckedBody {
 impl CheckedBody {
     fn fail(&mut self, detail: String) -> Poll<Option<Result<Bytes, StorageError>>> {
         self.done = true;
-        Poll::Ready(Some(Err(StorageError::Network { blob: self.what.clone(), attempts: 1, detail })))
+        Poll::Ready(Some(Err(StorageError::Network {
+            blob: self.what.clone(),
+            attempts: 1,
+            detail,
+        })))
     }
 }
 
@@ -575,7 +703,10 @@ impl Stream for CheckedBody {
             Some(Ok(bytes)) => {
                 self.received += bytes.len() as u64;
                 if self.received > self.expected {
-                    let detail = format!("the service sent more than the {} bytes asked for", self.expected);
+                    let detail = format!(
+                        "the service sent more than the {} bytes asked for",
+                        self.expected
+                    );
                     return self.fail(detail);
                 }
                 Poll::Ready(Some(Ok(bytes)))
@@ -585,12 +716,15 @@ impl Stream for CheckedBody {
                     "the download broke off after {} of {} bytes: {}",
                     self.received,
                     self.expected,
-                    redact(&error_chain(&e), &self.secrets.iter().collect::<Vec<_>>())
+                    redact(&describe(&e), &self.secrets.iter().collect::<Vec<_>>())
                 );
                 self.fail(detail)
             }
             None if self.received < self.expected => {
-                let detail = format!("the connection closed after {} of {} bytes", self.received, self.expected);
+                let detail = format!(
+                    "the connection closed after {} of {} bytes",
+                    self.received, self.expected
+                );
                 self.fail(detail)
             }
             None => {
@@ -602,7 +736,13 @@ impl Stream for CheckedBody {
 }
 
 /// Maps an SDK error onto the copy log's vocabulary.
-fn classify(err: &azure_core::Error, what: &str, endpoint: &str, secrets: &[Secret], reached: &AtomicBool) -> StorageError {
+fn classify(
+    err: &azure_core::Error,
+    what: &str,
+    endpoint: &str,
+    secrets: &[Secret],
+    reached: &AtomicBool,
+) -> StorageError {
     let secrets: Vec<&Secret> = secrets.iter().collect();
     if let azure_core::error::ErrorKind::HttpResponse { status, error_code } = err.kind() {
         reached.store(true, Ordering::Relaxed);
@@ -612,33 +752,55 @@ fn classify(err: &azure_core::Error, what: &str, endpoint: &str, secrets: &[Secr
             401 | 403 => StorageError::Forbidden { blob },
             404 => StorageError::NotFound { blob },
             _ => {
-                let message = err.as_http_error().and_then(|h| h.error_message()).map(|m| m.lines().next().unwrap_or("").trim().to_string());
+                let message = err
+                    .as_http_error()
+                    .and_then(|h| h.error_message())
+                    .map(|m| m.lines().next().unwrap_or("").trim().to_string());
                 let detail = match (error_code, message) {
                     (Some(c), Some(m)) if !m.is_empty() => Some(format!("{c}: {m}")),
                     (Some(c), _) => Some(c.clone()),
                     (None, Some(m)) if !m.is_empty() => Some(m),
                     _ => None,
                 };
-                StorageError::Service { blob, status, detail: detail.map(|d| redact(&d, &secrets)) }
+                StorageError::Service {
+                    blob,
+                    status,
+                    detail: detail.map(|d| redact(&d, &secrets)),
+                }
             }
         };
     }
-    let detail = redact(&error_chain(err), &secrets);
+    let detail = redact(&describe(err), &secrets);
     let transport = find_source::<reqwest::Error>(err);
     match transport {
         Some(t) if t.is_connect() && !reached.load(Ordering::Relaxed) => {
-            StorageError::Unreachable { endpoint: endpoint.to_string(), detail }
+            StorageError::Unreachable {
+                endpoint: endpoint.to_string(),
+                detail,
+            }
         }
-        Some(_) => StorageError::Network { blob: what.to_string(), attempts: 1, detail },
-        None if *err.kind() == azure_core::error::ErrorKind::Io => {
-            StorageError::Network { blob: what.to_string(), attempts: 1, detail }
-        }
+        Some(_) => StorageError::Network {
+            blob: what.to_string(),
+            attempts: 1,
+            detail,
+        },
+        None if *err.kind() == azure_core::error::ErrorKind::Io => StorageError::Network {
+            blob: what.to_string(),
+            attempts: 1,
+            detail,
+        },
         // Not a transport failure: an answer that could not be understood.
-        None => StorageError::Service { blob: what.to_string(), status: 0, detail: Some(detail) },
+        None => StorageError::Service {
+            blob: what.to_string(),
+            status: 0,
+            detail: Some(detail),
+        },
     }
 }
 
-fn find_source<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+fn find_source<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(t) = e.downcast_ref::<T>() {
@@ -647,6 +809,26 @@ fn find_source<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Err
         cur = e.source();
     }
     None
+}
+
+/// A short text for a transport error: what failed, and the root cause the operating
+/// system or TLS library gave (e.g. "Connection refused (os error 111)"). Not yet redacted.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let Some(t) = find_source::<reqwest::Error>(err) else {
+        return error_chain(err);
+    };
+    let mut root: &(dyn std::error::Error + 'static) = t;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let cause = root.to_string();
+    if t.is_timeout() {
+        "no answer within the time limit (timed out)".to_string()
+    } else if t.is_connect() {
+        format!("cannot connect: {cause}")
+    } else {
+        format!("the connection failed: {cause}")
+    }
 }
 
 /// "outer: inner: innermost", without repeats (not yet redacted).
@@ -664,11 +846,15 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn usage(message: impl Into<String>) -> EngineError {
-    EngineError::Usage { message: message.into() }
+    EngineError::Usage {
+        message: message.into(),
+    }
 }
 
 fn is_account_name(s: &str) -> bool {
-    (3..=24).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    (3..=24).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// `acct` for `https://acct.blob.core.windows.net`-style hosts (any Azure cloud).
@@ -684,12 +870,21 @@ fn display_url(url: &Url) -> String {
 
 fn parse_endpoint(text: &str) -> crate::Result<Url> {
     let text = text.trim();
-    let url = Url::parse(text).map_err(|_| usage(format!("the endpoint {text:?} is not a URL (e.g. https://myaccount.blob.core.windows.net)")))?;
+    let url = Url::parse(text).map_err(|_| {
+        usage(format!(
+            "the endpoint {text:?} is not a URL (e.g. https://myaccount.blob.core.windows.net)"
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(usage(format!("the endpoint {} must be an http or https URL", display_url(&url))));
+        return Err(usage(format!(
+            "the endpoint {} must be an http or https URL",
+            display_url(&url)
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(usage("the endpoint must not have a query string; give the SAS as the credential"));
+        return Err(usage(
+            "the endpoint must not have a query string; give the SAS as the credential",
+        ));
     }
     Ok(url)
 }
@@ -709,15 +904,21 @@ struct ParsedSas {
 /// Messages never repeat the SAS.
 fn parse_sas(raw: &str) -> crate::Result<ParsedSas> {
     let raw = raw.trim();
-    let (query, container, base_url) = if raw.starts_with("http://") || raw.starts_with("https://") {
+    let (query, container, base_url) = if raw.starts_with("http://") || raw.starts_with("https://")
+    {
         let url = Url::parse(raw).map_err(|_| usage("the container SAS URL is not a valid URL"))?;
         let query = url.query().filter(|q| !q.is_empty()).ok_or_else(|| {
             usage("the container SAS URL has no SAS after the \"?\"; copy the whole SAS URL")
         })?;
-        let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
         let (container, base) = match segments.split_last() {
             Some((last, before)) => {
-                let container = percent_encoding::percent_decode_str(last).decode_utf8_lossy().into_owned();
+                let container = percent_encoding::percent_decode_str(last)
+                    .decode_utf8_lossy()
+                    .into_owned();
                 let mut base = url.clone();
                 base.set_query(None);
                 base.set_fragment(None);
@@ -765,7 +966,14 @@ fn parse_sas(raw: &str) -> crate::Result<ParsedSas> {
             )));
         }
     }
-    Ok(ParsedSas { query, sig, expiry, account_sas, container, base_url })
+    Ok(ParsedSas {
+        query,
+        sig,
+        expiry,
+        account_sas,
+        container,
+        base_url,
+    })
 }
 
 /// `se=` values: `2024-01-31T12:00:00Z` (seconds optional) or a bare date.
@@ -778,7 +986,8 @@ fn parse_sas_time(s: &str) -> Option<time::OffsetDateTime> {
     if let Ok(t) = time::OffsetDateTime::parse(&minutes, &Rfc3339) {
         return Some(t);
     }
-    let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     Some(date.midnight().assume_utc())
 }
 
@@ -787,12 +996,19 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     let rest = v.trim().strip_prefix("bytes")?.trim();
     let (range, total) = rest.split_once('/')?;
     let (start, end) = range.split_once('-')?;
-    Some((start.trim().parse().ok()?, end.trim().parse().ok()?, total.trim().parse().ok()?))
+    Some((
+        start.trim().parse().ok()?,
+        end.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 fn same_names(listed: &[(String, String)], from_headers: &[(String, String)]) -> bool {
     let mut a: Vec<String> = listed.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
-    let mut b: Vec<String> = from_headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    let mut b: Vec<String> = from_headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
     a.sort();
     b.sort();
     a == b
@@ -826,7 +1042,9 @@ fn parse_list_page(xml: &[u8]) -> Result<ListPage, String> {
     let mut saw_root = false;
 
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
         match event {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -857,7 +1075,10 @@ fn parse_list_page(xml: &[u8]) -> Result<ListPage, String> {
             Event::End(_) => {
                 let value = std::mem::take(&mut text);
                 leaf_done(&path, &value, &mut blob, &mut page, name_encoded);
-                if path.last().map(String::as_str) == Some("Blob") && path.len() >= 2 && path[path.len() - 2] == "Blobs" {
+                if path.last().map(String::as_str) == Some("Blob")
+                    && path.len() >= 2
+                    && path[path.len() - 2] == "Blobs"
+                {
                     page.blobs.push(std::mem::take(&mut blob));
                 }
                 path.pop();
@@ -874,7 +1095,13 @@ fn parse_list_page(xml: &[u8]) -> Result<ListPage, String> {
 }
 
 /// Stores the text of a finished element, by where it sits.
-fn leaf_done(path: &[String], value: &str, blob: &mut ListedBlob, page: &mut ListPage, name_encoded: bool) {
+fn leaf_done(
+    path: &[String],
+    value: &str,
+    blob: &mut ListedBlob,
+    page: &mut ListPage,
+    name_encoded: bool,
+) {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     match p.as_slice() {
         ["EnumerationResults", "NextMarker"] => {
@@ -882,19 +1109,25 @@ fn leaf_done(path: &[String], value: &str, blob: &mut ListedBlob, page: &mut Lis
         }
         ["EnumerationResults", "Blobs", "Blob", "Name"] => {
             blob.name = if name_encoded {
-                percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned()
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned()
             } else {
                 value.to_string()
             };
         }
-        ["EnumerationResults", "Blobs", "Blob", "Snapshot"] => blob.snapshot = Some(value.to_string()).filter(|s| !s.is_empty()),
+        ["EnumerationResults", "Blobs", "Blob", "Snapshot"] => {
+            blob.snapshot = Some(value.to_string()).filter(|s| !s.is_empty())
+        }
         ["EnumerationResults", "Blobs", "Blob", "Properties", "Content-Length"] => {
             blob.length = value.trim().parse().unwrap_or(0);
         }
         ["EnumerationResults", "Blobs", "Blob", "Properties", "Last-Modified"] => {
             blob.last_modified = Some(value.to_string()).filter(|s| !s.is_empty());
         }
-        ["EnumerationResults", "Blobs", "Blob", "Metadata", key] => blob.metadata.push((key.to_string(), value.to_string())),
+        ["EnumerationResults", "Blobs", "Blob", "Metadata", key] => {
+            blob.metadata.push((key.to_string(), value.to_string()))
+        }
         _ => {}
     }
 }
@@ -904,14 +1137,21 @@ mod tests {
     use super::*;
 
     fn cfg(credential: Credential, endpoint: Option<&str>) -> StorageConfig {
-        StorageConfig { account: "myaccount".into(), credential, endpoint: endpoint.map(String::from) }
+        StorageConfig {
+            account: "myaccount".into(),
+            credential,
+            endpoint: endpoint.map(String::from),
+        }
     }
 
     const SIG: &str = "AbCdEf%2Bghi%2FjklMNop%3D";
 
     #[test]
     fn sas_is_accepted_with_or_without_question_mark() {
-        for sas in [format!("?sv=2022-11-02&sr=c&sp=rl&se=2099-01-01&sig={SIG}"), format!("sv=2022-11-02&sr=c&sp=rl&se=2099-01-01&sig={SIG}")] {
+        for sas in [
+            format!("?sv=2022-11-02&sr=c&sp=rl&se=2099-01-01&sig={SIG}"),
+            format!("sv=2022-11-02&sr=c&sp=rl&se=2099-01-01&sig={SIG}"),
+        ] {
             let p = parse_sas(&sas).unwrap();
             assert_eq!(p.sig, "AbCdEf+ghi/jklMNop=");
             assert!(p.container.is_none() && p.base_url.is_none());
@@ -921,12 +1161,24 @@ mod tests {
 
     #[test]
     fn sas_url_gives_container_and_endpoint() {
-        let p = parse_sas(&format!("https://myaccount.blob.core.windows.net/exports?sv=2022-11-02&sr=c&sp=rl&sig={SIG}")).unwrap();
+        let p = parse_sas(&format!(
+            "https://myaccount.blob.core.windows.net/exports?sv=2022-11-02&sr=c&sp=rl&sig={SIG}"
+        ))
+        .unwrap();
         assert_eq!(p.container.as_deref(), Some("exports"));
-        assert_eq!(p.base_url.unwrap().as_str(), "https://myaccount.blob.core.windows.net/");
-        let p = parse_sas(&format!("http://127.0.0.1:10000/devstoreaccount1/$root?sv=2022-11-02&sr=c&sig={SIG}")).unwrap();
+        assert_eq!(
+            p.base_url.unwrap().as_str(),
+            "https://myaccount.blob.core.windows.net/"
+        );
+        let p = parse_sas(&format!(
+            "http://127.0.0.1:10000/devstoreaccount1/$root?sv=2022-11-02&sr=c&sig={SIG}"
+        ))
+        .unwrap();
         assert_eq!(p.container.as_deref(), Some("$root"));
-        assert_eq!(p.base_url.unwrap().as_str(), "http://127.0.0.1:10000/devstoreaccount1");
+        assert_eq!(
+            p.base_url.unwrap().as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
     }
 
     #[test]
@@ -935,9 +1187,12 @@ mod tests {
             "sv=2022-11-02&sr=c&sp=rl".to_string(),
             format!("sr=c&sig={SIG}"),
             format!("sv=2022-11-02&sr=b&sig={SIG}"),
-            format!("https://myaccount.blob.core.windows.net/exports?"),
+            "https://myaccount.blob.core.windows.net/exports?".to_string(),
         ] {
-            let err = match AzureBlobStore::new(&cfg(Credential::ContainerSas(Secret::new(bad.clone())), None)) {
+            let err = match AzureBlobStore::new(&cfg(
+                Credential::ContainerSas(Secret::new(bad.clone())),
+                None,
+            )) {
                 Err(e) => e,
                 Ok(_) => panic!("{bad} was accepted"),
             };
@@ -949,42 +1204,74 @@ mod tests {
 
     #[test]
     fn bad_account_key_and_names_are_usage_errors() {
-        let e = AzureBlobStore::new(&cfg(Credential::AccountKey(Secret::new("not base64!")), None)).unwrap_err();
+        let e = AzureBlobStore::new(&cfg(
+            Credential::AccountKey(Secret::new("not base64!")),
+            None,
+        ))
+        .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Usage);
         assert!(!e.to_string().contains("not base64!"));
         let mut c = cfg(Credential::AccountKey(Secret::new("a2V5")), None);
         c.account = "My_Account".into();
-        assert_eq!(AzureBlobStore::new(&c).unwrap_err().kind(), crate::ErrorKind::Usage);
+        assert_eq!(
+            AzureBlobStore::new(&c).unwrap_err().kind(),
+            crate::ErrorKind::Usage
+        );
         let c = cfg(Credential::AccountKey(Secret::new("a2V5")), Some("ftp://x"));
-        assert_eq!(AzureBlobStore::new(&c).unwrap_err().kind(), crate::ErrorKind::Usage);
-        let c = cfg(Credential::AccountKey(Secret::new("a2V5")), Some("https://other.blob.core.windows.net"));
-        assert_eq!(AzureBlobStore::new(&c).unwrap_err().kind(), crate::ErrorKind::Usage);
+        assert_eq!(
+            AzureBlobStore::new(&c).unwrap_err().kind(),
+            crate::ErrorKind::Usage
+        );
+        let c = cfg(
+            Credential::AccountKey(Secret::new("a2V5")),
+            Some("https://other.blob.core.windows.net"),
+        );
+        assert_eq!(
+            AzureBlobStore::new(&c).unwrap_err().kind(),
+            crate::ErrorKind::Usage
+        );
     }
 
     #[test]
     fn default_endpoint_and_path_style_endpoint() {
-        let s = AzureBlobStore::new(&cfg(Credential::AccountKey(Secret::new("a2V5")), None)).unwrap();
+        let s =
+            AzureBlobStore::new(&cfg(Credential::AccountKey(Secret::new("a2V5")), None)).unwrap();
         assert_eq!(s.endpoint(), "https://myaccount.blob.core.windows.net");
-        let b = BlobRef { path: "c/dir/a b ü#?.txt".into(), snapshot: Some("2024-01-02T03:04:05.1234567Z".into()) };
+        let b = BlobRef {
+            path: "c/dir/a b ü#?.txt".into(),
+            snapshot: Some("2024-01-02T03:04:05.1234567Z".into()),
+        };
         let (c, n) = b.split();
         assert_eq!(
             s.blob_url(c, n, b.snapshot.as_deref()).as_str(),
             "https://myaccount.blob.core.windows.net/c/dir/a%20b%20%C3%BC%23%3F.txt?snapshot=2024-01-02T03%3A04%3A05.1234567Z"
         );
-        let s = AzureBlobStore::new(&cfg(Credential::AccountKey(Secret::new("a2V5")), Some("http://127.0.0.1:10000/devstoreaccount1/"))).unwrap();
-        assert_eq!(s.blob_url("$root", "x", None).as_str(), "http://127.0.0.1:10000/devstoreaccount1/$root/x");
+        let s = AzureBlobStore::new(&cfg(
+            Credential::AccountKey(Secret::new("a2V5")),
+            Some("http://127.0.0.1:10000/devstoreaccount1/"),
+        ))
+        .unwrap();
+        assert_eq!(
+            s.blob_url("$root", "x", None).as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1/$root/x"
+        );
     }
 
     #[test]
     fn sas_url_container_scopes_requests() {
         let s = AzureBlobStore::new(&cfg(
-            Credential::ContainerSas(Secret::new(format!("https://myaccount.blob.core.windows.net/exports?sv=2022-11-02&sr=c&sig={SIG}"))),
+            Credential::ContainerSas(Secret::new(format!(
+                "https://myaccount.blob.core.windows.net/exports?sv=2022-11-02&sr=c&sig={SIG}"
+            ))),
             None,
         ))
         .unwrap();
         assert_eq!(s.sas_container(), Some("exports"));
         assert!(s.check_scope("exports", "exports/a").is_ok());
-        assert!(matches!(s.check_scope("other", "other/a"), Err(StorageError::Forbidden { .. })));
+        assert!(matches!(
+            s.check_scope("other", "other/a"),
+            Err(StorageError::Forbidden { .. })
+        ));
         assert!(!format!("{s:?}").contains("AbCdEf"));
     }
 
@@ -998,7 +1285,10 @@ mod tests {
 
     #[test]
     fn content_range_parses() {
-        assert_eq!(parse_content_range("bytes 0-511/1024"), Some((0, 511, 1024)));
+        assert_eq!(
+            parse_content_range("bytes 0-511/1024"),
+            Some((0, 511, 1024))
+        );
         assert_eq!(parse_content_range("bytes */1024"), None);
     }
 
@@ -1016,14 +1306,26 @@ mod tests {
         let a = &page.blobs[0];
         assert_eq!(a.name, "a b & c.txt");
         assert_eq!(a.length, 12);
-        assert_eq!(a.last_modified.as_deref(), Some("Tue, 18 Sep 2012 23:47:08 GMT"));
+        assert_eq!(
+            a.last_modified.as_deref(),
+            Some("Tue, 18 Sep 2012 23:47:08 GMT")
+        );
         assert_eq!(
             a.metadata,
-            vec![("Zeta".into(), "1".into()), ("Author".into(), " Ann ".into()), ("empty".into(), String::new())]
+            vec![
+                ("Zeta".into(), "1".into()),
+                ("Author".into(), " Ann ".into()),
+                ("empty".into(), String::new())
+            ]
         );
         assert_eq!(page.blobs[1].name, "bad\u{fffe}name");
-        assert_eq!(page.blobs[1].snapshot.as_deref(), Some("2024-01-02T03:04:05.1234567Z"));
-        let empty = parse_list_page(b"<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>").unwrap();
+        assert_eq!(
+            page.blobs[1].snapshot.as_deref(),
+            Some("2024-01-02T03:04:05.1234567Z")
+        );
+        let empty =
+            parse_list_page(b"<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>")
+                .unwrap();
         assert!(empty.blobs.is_empty() && empty.next_marker.is_none());
         assert!(parse_list_page(b"<html>oops</html>").is_err());
     }
@@ -1033,26 +1335,64 @@ mod tests {
         use azure_core::error::{Error, ErrorKind};
         use azure_core::StatusCode;
         let reached = AtomicBool::new(false);
-        let http = |s| Error::new(ErrorKind::HttpResponse { status: s, error_code: Some("X".into()) }, "boom");
-        assert!(matches!(classify(&http(StatusCode::Forbidden), "c/b", "e", &[], &reached), StorageError::Forbidden { .. }));
-        assert!(matches!(classify(&http(StatusCode::Unauthorized), "c/b", "e", &[], &reached), StorageError::Forbidden { .. }));
-        assert!(matches!(classify(&http(StatusCode::NotFound), "c/b", "e", &[], &reached), StorageError::NotFound { .. }));
-        let e = classify(&http(StatusCode::ServiceUnavailable), "c/b", "e", &[], &reached);
+        let http = |s| {
+            Error::new(
+                ErrorKind::HttpResponse {
+                    status: s,
+                    error_code: Some("X".into()),
+                },
+                "boom",
+            )
+        };
+        assert!(matches!(
+            classify(&http(StatusCode::Forbidden), "c/b", "e", &[], &reached),
+            StorageError::Forbidden { .. }
+        ));
+        assert!(matches!(
+            classify(&http(StatusCode::Unauthorized), "c/b", "e", &[], &reached),
+            StorageError::Forbidden { .. }
+        ));
+        assert!(matches!(
+            classify(&http(StatusCode::NotFound), "c/b", "e", &[], &reached),
+            StorageError::NotFound { .. }
+        ));
+        let e = classify(
+            &http(StatusCode::ServiceUnavailable),
+            "c/b",
+            "e",
+            &[],
+            &reached,
+        );
         assert!(matches!(e, StorageError::Service { status: 503, .. }) && e.is_transient());
-        let e = classify(&http(StatusCode::TooManyRequests), "c/b", "e", &[], &reached);
+        let e = classify(
+            &http(StatusCode::TooManyRequests),
+            "c/b",
+            "e",
+            &[],
+            &reached,
+        );
         assert!(e.is_transient());
-        assert!(reached.load(Ordering::Relaxed), "an HTTP answer means the endpoint was reached");
+        assert!(
+            reached.load(Ordering::Relaxed),
+            "an HTTP answer means the endpoint was reached"
+        );
     }
 
     #[test]
     fn transport_error_text_is_redacted() {
         use azure_core::error::{Error, ErrorKind};
         let key = Secret::new("S3cr3tKeyValue==");
-        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset at https://a/c/b?sv=1&sig=LEAKED S3cr3tKeyValue==");
+        let inner = std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset at https://a/c/b?sv=1&sig=LEAKED S3cr3tKeyValue==",
+        );
         let err = Error::full(ErrorKind::Io, inner, "failed");
         let e = classify(&err, "c/b", "https://a", &[key], &AtomicBool::new(true));
         let text = e.to_string();
         assert!(matches!(e, StorageError::Network { .. }), "{e:?}");
-        assert!(!text.contains("LEAKED") && !text.contains("S3cr3t"), "{text}");
+        assert!(
+            !text.contains("LEAKED") && !text.contains("S3cr3t"),
+            "{text}"
+        );
     }
 }

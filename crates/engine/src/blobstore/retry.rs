@@ -71,7 +71,11 @@ pub struct RetryNotice<'a> {
 ///
 /// `f` must do the whole operation, including reading a streamed body, so that a
 /// connection reset in the middle of a body is retried too.
-pub async fn with_retry<T, F, Fut>(policy: &RetryPolicy, what: &str, f: F) -> Result<T, StorageError>
+pub async fn with_retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    f: F,
+) -> Result<T, StorageError>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, StorageError>>,
@@ -103,7 +107,12 @@ where
             return Err(gave_up(what, attempt, error));
         }
         let delay = policy.jittered_delay(attempt);
-        on_retry(&RetryNotice { what, attempt, error: &error, delay });
+        on_retry(&RetryNotice {
+            what,
+            attempt,
+            error: &error,
+            delay,
+        });
         tokio::time::sleep(delay).await;
         attempt += 1;
     }
@@ -114,7 +123,11 @@ where
 fn gave_up(what: &str, attempts: u32, last: StorageError) -> StorageError {
     let (blob, detail) = match last {
         StorageError::Network { blob, detail, .. } => (blob, detail),
-        StorageError::Service { blob, status, detail } => {
+        StorageError::Service {
+            blob,
+            status,
+            detail,
+        } => {
             let detail = match detail {
                 Some(d) => format!("the service answered HTTP {status} ({d})"),
                 None => format!("the service answered HTTP {status}"),
@@ -124,8 +137,16 @@ fn gave_up(what: &str, attempts: u32, last: StorageError) -> StorageError {
         // Not transient, so never here; keep the message anyway.
         other => (String::new(), other.to_string()),
     };
-    let blob = if blob.is_empty() { what.to_string() } else { blob };
-    StorageError::Network { blob, attempts, detail }
+    let blob = if blob.is_empty() {
+        what.to_string()
+    } else {
+        blob
+    };
+    StorageError::Network {
+        blob,
+        attempts,
+        detail,
+    }
 }
 
 #[cfg(test)]
@@ -134,11 +155,19 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn service(status: u16) -> StorageError {
-        StorageError::Service { blob: "c/b".into(), status, detail: Some("ServerBusy".into()) }
+        StorageError::Service {
+            blob: "c/b".into(),
+            status,
+            detail: Some("ServerBusy".into()),
+        }
     }
 
     fn reset() -> StorageError {
-        StorageError::Network { blob: "c/b".into(), attempts: 1, detail: "connection reset".into() }
+        StorageError::Network {
+            blob: "c/b".into(),
+            attempts: 1,
+            detail: "connection reset".into(),
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -160,7 +189,11 @@ mod tests {
         assert_eq!(out.unwrap(), 42);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         // Two waits, each at most its cap (250 ms, then 500 ms).
-        assert!(started.elapsed() <= Duration::from_millis(750), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() <= Duration::from_millis(750),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -168,7 +201,10 @@ mod tests {
         for e in [
             StorageError::Forbidden { blob: "c/b".into() },
             StorageError::NotFound { blob: "c/b".into() },
-            StorageError::Unreachable { endpoint: "https://x".into(), detail: "dns".into() },
+            StorageError::Unreachable {
+                endpoint: "https://x".into(),
+                detail: "dns".into(),
+            },
             service(400),
         ] {
             let calls = AtomicU32::new(0);
@@ -186,7 +222,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gives_up_with_network_error_counting_attempts() {
         let calls = AtomicU32::new(0);
-        let policy = RetryPolicy { max_attempts: 4, ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            ..RetryPolicy::default()
+        };
         let out: Result<(), _> = with_retry(&policy, "pictures/a.jpg", |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(service(503)) }
@@ -194,7 +233,11 @@ mod tests {
         .await;
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         match out.unwrap_err() {
-            StorageError::Network { blob, attempts, detail } => {
+            StorageError::Network {
+                blob,
+                attempts,
+                detail,
+            } => {
                 assert_eq!(blob, "c/b");
                 assert_eq!(attempts, 4);
                 assert!(detail.contains("503"), "{detail}");
@@ -206,14 +249,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn zero_attempts_still_tries_once() {
         let calls = AtomicU32::new(0);
-        let policy = RetryPolicy { max_attempts: 0, ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        };
         let out: Result<(), _> = with_retry(&policy, "x", |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(reset()) }
         })
         .await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert!(matches!(out, Err(StorageError::Network { attempts: 1, .. })));
+        assert!(matches!(
+            out,
+            Err(StorageError::Network { attempts: 1, .. })
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -231,9 +280,15 @@ mod tests {
             |_| async { Err(reset()) },
         )
         .await;
-        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(
+            seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5, 6, 7]
+        );
         for (attempt, delay) in seen {
-            assert!(delay <= policy.backoff_cap(attempt), "attempt {attempt}: {delay:?}");
+            assert!(
+                delay <= policy.backoff_cap(attempt),
+                "attempt {attempt}: {delay:?}"
+            );
         }
     }
 
