@@ -4,7 +4,10 @@
 //!
 //! The generator and the uploader meet at [`GenBlob`] and [`Uploaded`].
 
+pub mod azurite;
 pub mod generator;
+pub mod proxy;
+pub mod upload;
 
 use engine::blobstore::BlobProperties;
 use engine::model::BlobType;
