@@ -12,19 +12,14 @@ use engine::{EngineError, ErrorKind};
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_USAGE: i32 = 1;
-pub const EXIT_KEY_MALFORMED: i32 = 2;
-pub const EXIT_KEY_INVALID: i32 = 4;
-pub const EXIT_NOT_BITLOCKER: i32 = 5;
-pub const EXIT_UNLOCK_FAILED: i32 = 6;
+use crate::exit;
 
 /// Lists the volumes: a table, or with `json` a JSON array with one object per volume.
 pub fn drives(json: bool) -> anyhow::Result<i32> {
     let volumes = list_volumes()?;
     let mut out = io::stdout().lock();
     write_drives(&volumes, json, &mut out)?;
-    Ok(EXIT_OK)
+    Ok(exit::OK)
 }
 
 pub fn write_drives(volumes: &[Volume], json: bool, w: &mut dyn Write) -> io::Result<()> {
@@ -127,7 +122,7 @@ pub fn unlock_to(drive: &str, key: &str, mount: Option<&str>, out: &mut dyn Writ
         Err(problem) => {
             // The user typed it; naming the wrong group helps them find the typo.
             let _ = writeln!(err, "error: the BitLocker key is malformed: {problem}");
-            return EXIT_KEY_MALFORMED;
+            return exit::USAGE_OR_INPUT;
         }
     };
     match bitlocker::unlock(drive, &key, mount.map(Path::new)) {
@@ -136,14 +131,14 @@ pub fn unlock_to(drive: &str, key: &str, mount: Option<&str>, out: &mut dyn Writ
                 Some(mp) => writeln!(out, "Unlocked {drive}; its files are at {mp}"),
                 None => writeln!(out, "Unlocked {drive}"),
             };
-            EXIT_OK
+            exit::OK
         }
         Ok(UnlockOutcome::AlreadyUnlocked { mount_point }) => {
             let _ = match mount_point {
                 Some(mp) => writeln!(out, "{drive} is already unlocked; its files are at {mp}"),
                 None => writeln!(out, "{drive} is already unlocked"),
             };
-            EXIT_OK
+            exit::OK
         }
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -154,11 +149,11 @@ pub fn unlock_to(drive: &str, key: &str, mount: Option<&str>, out: &mut dyn Writ
 
 pub fn exit_code(e: &EngineError) -> i32 {
     match e.kind() {
-        ErrorKind::BitLockerKeyMalformed => EXIT_KEY_MALFORMED,
-        ErrorKind::BitLockerKeyInvalid => EXIT_KEY_INVALID,
-        ErrorKind::NotBitLocker => EXIT_NOT_BITLOCKER,
-        ErrorKind::Usage => EXIT_USAGE,
-        _ => EXIT_UNLOCK_FAILED,
+        ErrorKind::BitLockerKeyMalformed => exit::USAGE_OR_INPUT,
+        ErrorKind::BitLockerKeyInvalid => exit::KEY_INVALID,
+        ErrorKind::NotBitLocker => exit::NOT_BITLOCKER,
+        ErrorKind::Usage => exit::USAGE_OR_INPUT,
+        _ => exit::UNLOCK_FAILED,
     }
 }
 
@@ -277,16 +272,16 @@ mod tests {
     #[test]
     fn malformed_key_exits_2_and_names_the_group() {
         let (code, _, err) = run_unlock("/dev/null", &KEY.replace("253979", "253978"), None);
-        assert_eq!(code, EXIT_KEY_MALFORMED);
+        assert_eq!(code, exit::USAGE_OR_INPUT);
         assert!(err.contains("group 3 (253978)"), "{err}");
         let (code, _, _) = run_unlock("/dev/null", "hello!", None);
-        assert_eq!(code, EXIT_KEY_MALFORMED);
+        assert_eq!(code, exit::USAGE_OR_INPUT);
     }
 
     #[test]
     fn missing_volume_exits_5() {
         let (code, _, err) = run_unlock("/dev/driverepair-none", KEY, None);
-        assert_eq!(code, EXIT_NOT_BITLOCKER, "{err}");
+        assert_eq!(code, exit::NOT_BITLOCKER, "{err}");
         assert!(err.contains("volume not found"), "{err}");
     }
 
@@ -301,7 +296,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let img = fixture_image(tmp.path());
         let (code, _, err) = run_unlock(img.to_str().unwrap(), OTHER_KEY, None);
-        assert_eq!(code, EXIT_KEY_INVALID, "{err}");
+        assert_eq!(code, exit::KEY_INVALID, "{err}");
         assert!(err.contains("BitLocker key invalid"), "{err}");
         assert!(!err.contains("238810"), "{err}");
 
@@ -309,7 +304,7 @@ mod tests {
         std::fs::File::create(&ntfs).unwrap().set_len(8 << 20).unwrap();
         assert!(Command::new("mkntfs").args(["-F", "-Q"]).arg(&ntfs).output().unwrap().status.success());
         let (code, _, err) = run_unlock(ntfs.to_str().unwrap(), KEY, None);
-        assert_eq!(code, EXIT_NOT_BITLOCKER, "{err}");
+        assert_eq!(code, exit::NOT_BITLOCKER, "{err}");
     }
 
     #[test]
@@ -324,7 +319,7 @@ mod tests {
         let img = fixture_image(tmp.path());
         let mnt = tmp.path().join("mnt");
         let (code, out, err) = run_unlock(img.to_str().unwrap(), KEY, Some(mnt.to_str().unwrap()));
-        assert_eq!(code, EXIT_UNLOCK_FAILED, "{out}{err}");
+        assert_eq!(code, exit::UNLOCK_FAILED, "{out}{err}");
         // As root: dislocker decrypts, ntfs-3g refuses the stripped NTFS (see the fixture
         // README). Otherwise: the key is right but root is needed.
         assert!(err.contains("ntfs-3g") || err.contains("sudo"), "{err}");

@@ -8,7 +8,7 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {}
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct VerifyReport {
     pub drive_id: String,
     pub blobs: u64,
