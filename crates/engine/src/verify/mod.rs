@@ -14,8 +14,10 @@
 //! always holds whole components, packed in manifest order: the blocks of a big file
 //! fill buffer after buffer, and many small files share one buffer, so that neither a
 //! thread nor a channel message is spent per file. Full buffers go to `threads` hashing
-//! workers, which hash each component slice (MD5 is sequential within a component only,
-//! so a big file's blocks hash in parallel across workers) and hand the buffer back.
+//! workers, which hash the component slices (MD5 is sequential within a component only,
+//! so a big file's blocks hash in parallel across workers, and within a worker up to
+//! four components hash at once in interleaved lanes, see `lanes`) and hand the
+//! buffer back.
 //! While workers hash, the reader already reads the next chunk, so the disk streams.
 //! A component larger than a chunk (legal but unusual) is read and hashed piece by
 //! piece by one worker, in its private buffer.
@@ -51,6 +53,7 @@
 //! that runs *concurrently* with the hashing, so the check starts at once and the ETA
 //! becomes exact after a few seconds (parsing is far faster than hashing).
 
+mod lanes;
 mod pipeline;
 mod readat;
 #[cfg(test)]

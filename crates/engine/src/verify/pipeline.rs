@@ -1,6 +1,7 @@
 //! The reader and the hashing workers behind [`super::verify_blobs`]; the design is
 //! described in the parent module.
 
+use super::lanes::md5_each;
 use super::readat::read_full_at;
 use super::{add_totals, Clock, VerifyOptions, VerifyReport};
 use crate::model::{BlobRef, BlobType, Component, ComponentIssue, ManifestBlob, Md5, Problem, Range};
@@ -242,10 +243,10 @@ fn worker(shared: &Shared, jobs: &Mutex<Receiver<Job>>, free: Sender<Batch>) {
 }
 
 fn hash_batch(shared: &Shared, batch: &Batch) {
+    let slices: Vec<&[u8]> = batch.items.iter().map(|it| &batch.buf[it.start..it.start + it.len]).collect();
+    md5_each(&slices, |i, actual| shared.compare(&batch.items[i].target, actual));
     let (mut hashed, mut range_bytes) = (0u64, 0u64);
     for item in &batch.items {
-        let actual = Md5::of(&batch.buf[item.start..item.start + item.len]);
-        shared.compare(&item.target, actual);
         hashed += item.len as u64;
         if item.target.is_range {
             range_bytes += item.len as u64;
