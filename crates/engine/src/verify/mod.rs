@@ -175,11 +175,16 @@ fn add_totals(counters: &Counters, blob: &ManifestBlob) {
 }
 
 fn blob_totals(blob: &ManifestBlob) -> (u64, u64) {
-    let bytes = blob.ranges.iter().map(|r| r.length).sum();
+    let bytes = range_bytes(&blob.ranges);
     let components = blob.ranges.len() as u64
         + u64::from(blob.properties.is_some())
         + u64::from(blob.metadata.is_some());
     (bytes, components)
+}
+
+/// The bytes of a range list; saturating, so that a hostile manifest cannot overflow it.
+fn range_bytes(ranges: &[crate::model::Range]) -> u64 {
+    ranges.iter().fold(0u64, |sum, r| sum.saturating_add(r.length))
 }
 
 /// A monotonic clock for the report, started when the run starts.

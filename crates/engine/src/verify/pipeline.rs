@@ -3,7 +3,7 @@
 
 use super::lanes::md5_each;
 use super::readat::read_full_at;
-use super::{add_totals, Clock, VerifyOptions, VerifyReport};
+use super::{add_totals, range_bytes, Clock, VerifyOptions, VerifyReport};
 use crate::model::{BlobRef, BlobType, Component, ComponentIssue, ManifestBlob, Md5, Problem, Range};
 use crate::paths::map_file_path;
 use crate::progress::{CancelToken, Event, ProgressTracker};
@@ -173,15 +173,17 @@ pub(super) fn run<I: Iterator<Item = Result<ManifestBlob>>>(
         aborted: AtomicBool::new(false),
     };
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
-    let job_rx = Mutex::new(job_rx);
+    // Only the workers hold the receiving end: should they all die (a bug), the reader's
+    // next send fails instead of waiting forever.
+    let job_rx = Arc::new(Mutex::new(job_rx));
     let (free_tx, free_rx) = channel::<Batch>();
 
     let blob_count = std::thread::scope(|s| {
         for _ in 0..threads {
-            let (shared, job_rx, free_tx) = (&shared, &job_rx, free_tx.clone());
-            s.spawn(move || worker(shared, job_rx, free_tx));
+            let (shared, job_rx, free_tx) = (&shared, Arc::clone(&job_rx), free_tx.clone());
+            s.spawn(move || worker(shared, &job_rx, free_tx));
         }
-        drop(free_tx);
+        drop((free_tx, job_rx));
         let reader = Reader {
             shared: &shared,
             target,
@@ -420,13 +422,13 @@ impl Reader<'_, '_> {
             Err(problem) => {
                 let count = ranges.len() as u64;
                 shared.report(ctx, 0, Component::File, problem, count);
-                shared.done(count, ranges.iter().map(|r| r.length).sum());
+                shared.done(count, range_bytes(ranges));
                 return Ok(());
             }
         };
         let short = file_len < length;
         if short {
-            let folded = ranges.iter().filter(|r| r.end() > file_len).count() as u64;
+            let folded = ranges.iter().filter(|r| r.offset.saturating_add(r.length) > file_len).count() as u64;
             let problem = Problem::ShortFile { actual_length: file_len, expected_length: length };
             shared.report(ctx, 0, Component::File, problem, folded);
         } else if file_len > length {
@@ -444,11 +446,13 @@ impl Reader<'_, '_> {
                 expected: r.hash,
                 is_range: true,
             };
-            if r.end() > file_len {
+            // Saturating: a range past u64::MAX is simply past the end of the file.
+            if r.offset.saturating_add(r.length) > file_len {
                 if !short {
                     // The file has the blob's length but the range reaches past it:
                     // the manifest is inconsistent; name the range.
-                    let problem = Problem::ShortFile { actual_length: file_len, expected_length: r.end() };
+                    let expected_length = r.offset.saturating_add(r.length);
+                    let problem = Problem::ShortFile { actual_length: file_len, expected_length };
                     shared.report(ctx, target.slot, target.component, problem, 1);
                 }
                 // Otherwise folded into the file's ShortFile issue.

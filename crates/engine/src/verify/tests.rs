@@ -462,3 +462,17 @@ fn report_serializes_for_the_ui() {
     assert_eq!(json["issues"][0]["problem"]["type"], "LongFile");
     assert_eq!(json["bytes_checked"], 4);
 }
+
+#[test]
+fn range_past_the_end_of_u64_is_reported_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = bytes(1_000, 17);
+    put(dir.path(), "\\o.bin", &data);
+    let mut blob = block_blob("\\o.bin", &data, 1_000);
+    blob.ranges.push(Range { offset: u64::MAX - 10, length: 100, hash: None });
+    blob.ranges.push(Range { offset: 0, length: u64::MAX, hash: None });
+    let (report, _, _) = check(dir.path(), vec![blob], &small_opts());
+    assert_eq!(report.issues.len(), 2, "{:?}", report.issues);
+    assert_eq!(report.issues[0].component, Component::Block { offset: u64::MAX - 10, length: 100 });
+    assert_eq!(report.issues[0].problem, Problem::ShortFile { actual_length: 1_000, expected_length: u64::MAX });
+}
