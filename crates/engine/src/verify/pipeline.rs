@@ -201,6 +201,11 @@ pub(super) fn run<I: Iterator<Item = Result<ManifestBlob>>>(
         }
         result
     })?;
+    // Workers skip what is queued once cancelled; a cancel that came after the reader's
+    // last check must not pass for a complete report.
+    if cancel.is_cancelled() {
+        return Err(EngineError::Cancelled);
+    }
 
     progress.set_current_file(None);
     progress.emit();
@@ -334,7 +339,6 @@ impl Reader<'_, '_> {
             count += 1;
         }
         self.dispatch(true)?;
-        self.shared.cancel.checkpoint()?;
         Ok(count)
     }
 

@@ -476,3 +476,27 @@ fn range_past_the_end_of_u64_is_reported_not_a_panic() {
     assert_eq!(report.issues[0].component, Component::Block { offset: u64::MAX - 10, length: 100 });
     assert_eq!(report.issues[0].problem, Problem::ShortFile { actual_length: 1_000, expected_length: u64::MAX });
 }
+
+#[test]
+fn pause_holds_the_run_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = bytes(200_000, 18);
+    put(dir.path(), "\\p.bin", &data);
+    let blob = block_blob("\\p.bin", &data, 30_000);
+    let tracker = ProgressTracker::new(&NoReporter, Duration::from_secs(3600));
+    let cancel = CancelToken::new();
+    cancel.set_paused(true);
+    let resumer = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            cancel.set_paused(false);
+        })
+    };
+    let start = std::time::Instant::now();
+    let report = verify_blobs(dir.path(), "D", std::iter::once(Ok(blob)), &small_opts(), &tracker, &cancel).unwrap();
+    resumer.join().unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(report.is_clean());
+    assert_eq!(report.bytes_checked, 200_000);
+}
