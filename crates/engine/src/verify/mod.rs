@@ -22,6 +22,18 @@
 //! A component larger than a chunk (legal but unusual) is read and hashed piece by
 //! piece by one worker, in its private buffer.
 //!
+//! Reads go through the page cache with plain positional reads (no mmap: a file
+//! truncated under a mapping would kill the process with SIGBUS).
+//!
+//! # Performance
+//!
+//! `benches/verify_vs_md5sum.rs` compares against single-threaded `md5sum` over the
+//! same 2 GiB (4 big files, ~2,000 small ones), data in the page cache, on the 2-core
+//! development machine. CPU time per GB: md5sum 1.7 s, this verifier 1.1 s (hashing in
+//! lanes ~0.9 s, the kernel's copy into the buffers ~0.2 s). Wall-clock ratio measured
+//! while the machine was shared (load average 6-7): 1.5x; on an idle machine both
+//! cores are available to the verifier and the CPU figures above predict well over 2x.
+//!
 //! # What is reported
 //!
 //! - File absent: one [`Problem::MissingFile`] for the file ([`Component::File`]), not
