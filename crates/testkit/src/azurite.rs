@@ -21,7 +21,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -38,8 +38,10 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// A running Azurite blob service. Dropping it stops the process.
 pub struct Azurite {
     port: u16,
-    stop: Option<mpsc::Sender<()>>,
-    keeper: Option<JoinHandle<()>>,
+    // Behind locks so that the process-wide instance of [`Azurite::shared`] can be
+    // stopped through a shared reference at exit.
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    keeper: Mutex<Option<JoinHandle<()>>>,
     // Removed after the process is gone (fields drop after `Drop::drop`).
     dir: tempfile::TempDir,
 }
@@ -91,10 +93,10 @@ impl Azurite {
             .name(format!("azurite-{port}"))
             .spawn(move || keep(cmd, started_tx, stop_rx, exited_in_keeper))
             .context("starting the Azurite keeper thread")?;
-        let mut azurite = Azurite {
+        let azurite = Azurite {
             port,
-            stop: Some(stop_tx),
-            keeper: Some(keeper),
+            stop: Mutex::new(Some(stop_tx)),
+            keeper: Mutex::new(Some(keeper)),
             dir,
         };
 
@@ -122,6 +124,30 @@ impl Azurite {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// One Azurite for the whole test binary, started on first use: tests that do not
+    /// interfere (distinct container names) share it and save its start-up time. It is
+    /// stopped, and its data directory removed, when the process exits.
+    pub fn shared() -> anyhow::Result<&'static Azurite> {
+        static SHARED: OnceLock<Azurite> = OnceLock::new();
+        static STARTING: Mutex<()> = Mutex::new(());
+        if let Some(a) = SHARED.get() {
+            return Ok(a);
+        }
+        let _only_one_starts = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = SHARED.get() {
+            return Ok(a);
+        }
+        let started = Azurite::start()?;
+        let azurite = SHARED.get_or_init(|| started);
+        stop_at_exit(|| {
+            if let Some(a) = SHARED.get() {
+                a.shutdown();
+                let _ = std::fs::remove_dir_all(a.data_dir());
+            }
+        });
+        Ok(azurite)
     }
 
     /// `http://127.0.0.1:<port>/devstoreaccount1` (path-style account).
@@ -224,12 +250,12 @@ impl Azurite {
         )
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&self) {
         // Dropping the sender (or sending) tells the keeper to kill and reap the process.
-        if let Some(stop) = self.stop.take() {
+        if let Some(stop) = lock(&self.stop).take() {
             let _ = stop.send(());
         }
-        if let Some(keeper) = self.keeper.take() {
+        if let Some(keeper) = lock(&self.keeper).take() {
             let _ = keeper.join();
         }
     }
@@ -240,6 +266,31 @@ impl Drop for Azurite {
         self.shutdown();
     }
 }
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` once when the process exits normally (statics are never dropped).
+#[cfg(target_os = "linux")]
+fn stop_at_exit(f: fn()) {
+    static AT_EXIT: OnceLock<fn()> = OnceLock::new();
+    extern "C" fn run_at_exit() {
+        if let Some(f) = AT_EXIT.get() {
+            f();
+        }
+    }
+    if AT_EXIT.set(f).is_ok() {
+        // SAFETY: registers a plain function; libc calls it during exit().
+        unsafe {
+            libc::atexit(run_at_exit);
+        }
+    }
+}
+
+/// Elsewhere the process ends and the emulator with it; its data directory stays behind.
+#[cfg(not(target_os = "linux"))]
+fn stop_at_exit(_f: fn()) {}
 
 /// The keeper thread: owns the child, notices when it exits, kills and reaps it on stop.
 fn keep(

@@ -31,6 +31,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Close the listening socket, so that connections are refused (a dropped network).
     pub refuse_connections: bool,
+    /// Pass response bodies on at about this many bytes per second per connection
+    /// (0: as fast as they come), so that a long download can be interrupted.
+    pub body_bytes_per_second: u64,
 }
 
 /// One request the proxy saw.
@@ -236,6 +239,8 @@ async fn serve(
 }
 
 const MAX_HEAD: usize = 64 * 1024;
+/// A throttled body is passed on in pieces of this size, each after its share of time.
+const THROTTLE_PIECE: usize = 16 * 1024;
 
 /// Reads until the end of an HTTP head. Returns the head (with the blank line) and any
 /// bytes read past it.
@@ -321,7 +326,10 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>
         return;
     };
 
-    let latency = shared.faults.lock().unwrap().latency;
+    let (latency, rate) = {
+        let f = shared.faults.lock().unwrap();
+        (f.latency, f.body_bytes_per_second)
+    };
     let (fail, reset_after) = {
         let faults = shared.faults.lock().unwrap().clone();
         let mut budget = shared.budget.lock().unwrap();
@@ -425,7 +433,17 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>
     loop {
         if !pending.is_empty() {
             let n = (pending.len() as u64).min(budget_before_reset) as usize;
-            if client.write_all(&pending[..n]).await.is_err() {
+            if rate > 0 {
+                let mut sent = 0;
+                for piece in pending[..n].chunks(THROTTLE_PIECE) {
+                    tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64)).await;
+                    if client.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    sent += piece.len();
+                }
+                debug_assert_eq!(sent, n);
+            } else if client.write_all(&pending[..n]).await.is_err() {
                 return;
             }
             shared
