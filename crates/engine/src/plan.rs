@@ -161,6 +161,14 @@ pub fn unit_id(blob: &BlobRef, component: &Component) -> String {
     serde_json::to_string(&(&blob.path, &blob.snapshot, key)).expect("strings serialise")
 }
 
+/// A refused unit's id also names the path it refuses: copy-log entries that share a
+/// blob but give different paths are each reported, and a refused entry neither hides
+/// a safe unit of the same blob nor is hidden by it (ids are deduplicated, and a later
+/// whole-blob fetch of the blob must not revive the refused entry).
+fn refused_id(id: &str, refused_path: &str) -> String {
+    serde_json::to_string(&(id, "refused", refused_path)).expect("strings serialise")
+}
+
 /// What a plan amounts to, for a dry run and the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -272,6 +280,7 @@ impl BlobUnits<'_> {
     /// A refused unit standing for the whole blob, when its data path is unsafe.
     fn refused_blob(&self, problem: Problem, cause: Problem) -> Unit {
         let mut u = self.unit(Component::File, None, cause);
+        u.id = refused_id(&u.id, self.file_path);
         u.refused = Some(problem);
         u
     }
@@ -288,6 +297,7 @@ impl BlobUnits<'_> {
         let expected = from_manifest.and_then(|a| a.hash).or(log_hash);
         let mut u = self.unit(component, expected, cause);
         if let Some(p) = path_problem(self.target, &path) {
+            u.id = refused_id(&u.id, &path);
             u.refused = Some(p);
         }
         u.aux_path = Some(path);
@@ -685,6 +695,29 @@ mod tests {
         assert!(matches!(units[0].refused, Some(Problem::UnsafePath { .. })));
         let t = PlanTotals::of(&units);
         assert_eq!((t.refused, t.ranges, t.bytes), (1, 0, 0));
+    }
+
+    #[test]
+    fn hostile_entries_sharing_a_blob_are_each_refused_and_do_not_hide_the_safe_entry() {
+        let mut safe = log_blob("c/a", r"\c\a", BlobStatus::BlobRequestFailed);
+        safe.blob_type = None;
+        let hostile: Vec<LogBlob> = [r"\..\evil1.txt", r"C:\evil2.txt", r"\CON"]
+            .iter()
+            .map(|p| {
+                let mut b = safe.clone();
+                b.file_path = p.to_string();
+                b
+            })
+            .collect();
+        let mut log = hostile.clone();
+        log.insert(1, safe);
+        let units = units_from_copy_log(target(), &log, &HashMap::new());
+        let refused: Vec<&str> = units.iter().filter(|u| u.refused.is_some()).map(|u| u.file_path.as_str()).collect();
+        assert_eq!(refused, vec![r"\..\evil1.txt", r"C:\evil2.txt", r"\CON"]);
+        let safe: Vec<&Unit> = units.iter().filter(|u| u.refused.is_none()).collect();
+        assert_eq!(safe.len(), 1, "{units:?}");
+        assert_eq!((safe[0].file_path.as_str(), &safe[0].component), (r"\c\a", &Component::File));
+        assert_eq!(safe[0].id, unit_id(&blob("c/a"), &Component::File));
     }
 
     #[test]
