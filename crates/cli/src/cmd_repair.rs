@@ -84,6 +84,10 @@ fn prepare_and_repair(cmd: &Command, secrets: &[Secret]) -> Result<(RepairSummar
     }
     check_target_dir(&target)?;
     let copy_log = PathBuf::from(cmd.req("CopyLogFile"));
+    check_input_file("CopyLogFile", "drive copy log", &copy_log)?;
+    if let Some(m) = cmd.get("ManifestFile") {
+        check_input_file("ManifestFile", "drive manifest", Path::new(m))?;
+    }
     let drive_id = engine::copylog::CopyLogReader::open(&copy_log)?.drive_id().to_string();
 
     let config = StorageConfig {
@@ -113,7 +117,7 @@ fn prepare_and_repair(cmd: &Command, secrets: &[Secret]) -> Result<(RepairSummar
         run_repair(store, &opts, &tracker, &cancel, &log).await
     });
     reporter.finish_line();
-    let summary = result?;
+    let summary = result.inspect_err(|e| log.error(format!("run stopped: {e}")))?;
     print_repair_summary(&summary, log_path.as_deref());
     Ok((summary, log_path))
 }
@@ -142,6 +146,7 @@ fn run_verify(cmd: &Command) -> Result<(VerifyReport, Option<String>), EngineErr
     let target = PathBuf::from(cmd.req("d"));
     check_target_dir(&target)?;
     let manifest = PathBuf::from(cmd.req("ManifestFile"));
+    check_input_file("ManifestFile", "drive manifest", &manifest)?;
     let drive_id = engine::manifest::read_drive_id(&manifest)?;
     let log = RunLog::create(&log_dir(cmd), &drive_id, Vec::new())?;
     let log_path = log.path().map(|p| p.display().to_string());
@@ -157,7 +162,7 @@ fn run_verify(cmd: &Command) -> Result<(VerifyReport, Option<String>), EngineErr
         tokio::task::block_in_place(|| verify_drive(target, manifest, &VerifyOptions::default(), tracker, cancel))
     });
     reporter.finish_line();
-    let report = result?;
+    let report = result.inspect_err(|e| log.error(format!("run stopped: {e}")))?;
     for issue in &report.issues {
         log.warn(issue_line(issue));
     }
@@ -299,6 +304,16 @@ fn check_target_dir(target: &Path) -> Result<(), EngineError> {
             "the target directory {} does not exist; give the drive's root folder (for example /d:G:\\ or /d:/media/drive)",
             target.display()
         ))),
+    }
+}
+
+/// A missing input file is bad input (exit 2), named with its parameter, rather than
+/// an I/O error deep in a parser.
+fn check_input_file(param: &str, what: &str, path: &Path) -> Result<(), EngineError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(usage(&format!("/{param}:{} is not a file; give the {what} file", path.display()))),
+        Err(e) => Err(usage(&format!("/{param}: the {what} {} cannot be opened: {e}", path.display()))),
     }
 }
 

@@ -46,7 +46,7 @@ impl Reporter for CliReporter {
             eprint!("\r{line}{}", " ".repeat(pad));
             let _ = std::io::stderr().flush();
             st.width = line.chars().count();
-        } else if st.last_plain.is_none_or(|t| t.elapsed() >= self.log_every) {
+        } else if has_news(p) && st.last_plain.is_none_or(|t| t.elapsed() >= self.log_every) {
             st.last_plain = Some(Instant::now());
             eprintln!("{line}");
         }
@@ -65,6 +65,12 @@ impl Reporter for CliReporter {
             Event::Issue { .. } | Event::Repaired { .. } => {}
         }
     }
+}
+
+/// Whether a progress line would say anything: at the start of a phase, before its
+/// totals are known and anything is done, a plain log would only get "0 B/0 B".
+fn has_news(p: &Progress) -> bool {
+    p.bytes_total > 0 || p.components_total > 0 || p.bytes_done > 0 || p.components_done > 0
 }
 
 pub fn phase_title(phase: Phase) -> &'static str {
