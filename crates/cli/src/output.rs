@@ -67,10 +67,10 @@ impl Reporter for CliReporter {
     }
 }
 
-/// Whether a progress line would say anything: at the start of a phase, before its
-/// totals are known and anything is done, a plain log would only get "0 B/0 B".
+/// Whether a plain progress line would say anything: at the start of a phase nothing
+/// is done yet, and a log would only get "0.0%" lines.
 fn has_news(p: &Progress) -> bool {
-    p.bytes_total > 0 || p.components_total > 0 || p.bytes_done > 0 || p.components_done > 0
+    p.bytes_done > 0 || p.components_done > 0
 }
 
 pub fn phase_title(phase: Phase) -> &'static str {

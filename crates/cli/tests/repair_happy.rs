@@ -36,6 +36,8 @@ fn account_key_with_manifest_repairs_every_damaged_file_and_reports_it() {
     args.push(arg("report", &report));
     let run = f.run(&args);
     run.expect(0).says("Drive WD-KEY0001: repaired and verified.");
+    // Regression: the repair announced the verification phase, then the verifier again.
+    assert_eq!(run.stderr.matches("Verifying the drive against its manifest").count(), 1, "{}", run.stderr);
 
     f.assert_all_files_match_truth();
     f.assert_no_temp_files();

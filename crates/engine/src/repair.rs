@@ -230,7 +230,6 @@ fn plan_only(
     let idx = blocking(|| inputs.manifest_blobs(&wanted, cancel))?;
     let mut units = units_from_copy_log(target, log_blobs, &idx);
     if inputs.has_manifest() {
-        tracker.start_phase(Phase::Verifying, 0, 0);
         let report = blocking(|| inputs.verify_drive(target, tracker, cancel))?;
         let wanted: HashSet<BlobRef> = report.issues.iter().map(|i| i.blob.clone()).collect();
         let idx = blocking(|| inputs.manifest_blobs(&wanted, cancel))?;
@@ -318,7 +317,6 @@ pub(crate) async fn execute<S: BlobStore>(
     fetch_pending(&cx, inputs, &mut rf, &mut rec).await?;
 
     if inputs.has_manifest() && !rf.phase_done(RunPhase::Verified)? {
-        tracker.start_phase(Phase::Verifying, 0, 0);
         let report = blocking(|| inputs.verify_drive(target, tracker, cancel))?;
         Stats::add(&cx.stats.checked, report.components_checked);
         log.info(format!(

@@ -25,7 +25,9 @@ pub(crate) trait DriveInputs: Sync {
     /// The manifest entries of the blobs in `wanted`, in one streaming pass (memory
     /// bounded by `wanted`). Empty without a manifest.
     fn manifest_blobs(&self, wanted: &HashSet<BlobRef>, cancel: &CancelToken) -> Result<HashMap<BlobRef, ManifestBlob>>;
-    /// Hashes every component the manifest lists.
+    /// Hashes every component the manifest lists. Starts the [`crate::progress::Phase::Verifying`]
+    /// phase itself, as [`verify::verify_drive`] does (the caller must not, or the
+    /// phase would be announced twice).
     fn verify_drive(&self, target: &Path, tracker: &ProgressTracker<'_>, cancel: &CancelToken) -> Result<VerifyReport>;
 }
 

@@ -209,7 +209,9 @@ impl DriveInputs for MemInputs {
             .map(|m| (m.blob.clone(), m.clone()))
             .collect())
     }
-    fn verify_drive(&self, target: &Path, _t: &ProgressTracker<'_>, _c: &CancelToken) -> Result<VerifyReport> {
+    fn verify_drive(&self, target: &Path, t: &ProgressTracker<'_>, _c: &CancelToken) -> Result<VerifyReport> {
+        // Like the real verifier, which announces its phase.
+        t.start_phase(Phase::Verifying, 0, 0);
         Ok(simple_verify(target, self.manifest.as_deref().unwrap_or_default()))
     }
 }
