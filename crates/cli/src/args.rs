@@ -185,7 +185,8 @@ Verify checks the drive against its manifest offline: no credentials, no network
 
 Exit codes:
   0  everything repaired and verified (regenerated properties files are warnings)
-  1  finished, but some components are still bad (each is listed)
+  1  finished, but some components are still bad (each is listed, unsafe paths included),
+     or the run stopped on a local problem such as a full disk (free space, run it again)
   2  bad usage or input: malformed XML, unsafe path, repair file of another drive, drive ID mismatch
   3  storage access or authentication failure, before anything was written
   4  Unlock: BitLocker key invalid

@@ -95,7 +95,7 @@ fn network_dropping_mid_repair_lists_what_is_left_and_the_rerun_completes_it() {
     let report = f.report("drop.json");
     let mut args = f.repair_args(&format!("/sk:{KEY}"), &proxy.endpoint());
     args.push(arg("report", &report));
-    let mut child = spawn(&f, &args);
+    let child = spawn(&f, &args);
     let restored = |f: &Fixture| missing.iter().filter(|&&i| f.drive.blobs[i].abs_path.exists()).count();
     wait_for("the first blob to be restored", Duration::from_secs(60), || restored(&f) > 0);
     proxy.set_faults(Faults { refuse_connections: true, ..Faults::default() });
