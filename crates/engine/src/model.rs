@@ -293,6 +293,13 @@ pub enum Problem {
         #[ts(type = "number")]
         expected_length: u64,
     },
+    /// The file is longer than the blob: the bytes past the blob's length do not belong to it.
+    LongFile {
+        #[ts(type = "number")]
+        actual_length: u64,
+        #[ts(type = "number")]
+        expected_length: u64,
+    },
     HashMismatch {
         #[ts(type = "string")]
         expected: Md5,
@@ -318,6 +325,10 @@ impl std::fmt::Display for Problem {
             Problem::ShortFile { actual_length, expected_length } => write!(
                 f,
                 "the file is too short ({actual_length} of {expected_length} bytes)"
+            ),
+            Problem::LongFile { actual_length, expected_length } => write!(
+                f,
+                "the file is longer than the blob ({actual_length} bytes, expected {expected_length})"
             ),
             Problem::HashMismatch { expected, actual } => {
                 write!(f, "the content is damaged (MD5 {actual}, expected {expected})")

@@ -4,4 +4,4 @@ import type { ErrorKind } from "./ErrorKind";
 /**
  * Why a component is bad, in words a person understands.
  */
-export type Problem = { "type": "MissingFile" } | { "type": "ShortFile", actual_length: number, expected_length: number, } | { "type": "HashMismatch", expected: string, actual: string, } | { "type": "UnsafePath", reason: string, } | { "type": "Unreadable", detail: string, } | { "type": "CopyLogFailed", status: string, } | { "type": "Regenerated" } | { "type": "BlobChanged", detail: string, } | { "type": "FetchFailed", kind: ErrorKind, detail: string, };
+export type Problem = { "type": "MissingFile" } | { "type": "ShortFile", actual_length: number, expected_length: number, } | { "type": "LongFile", actual_length: number, expected_length: number, } | { "type": "HashMismatch", expected: string, actual: string, } | { "type": "UnsafePath", reason: string, } | { "type": "Unreadable", detail: string, } | { "type": "CopyLogFailed", status: string, } | { "type": "Regenerated" } | { "type": "BlobChanged", detail: string, } | { "type": "FetchFailed", kind: ErrorKind, detail: string, };
