@@ -102,18 +102,13 @@ fn prepare_and_repair(cmd: &Command, secrets: &[Secret]) -> Result<(RepairSummar
         RunLog::create(&log_dir(cmd), &drive_id, secrets.to_vec())?
     };
     let log_path = log.path().map(|p| p.display().to_string());
-    let reporter = CliReporter::new();
-    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
-    let cancel = CancelToken::new();
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
-        stop_on_ctrl_c(cancel.clone());
-        // A dry run plans (and, with a manifest, verifies read-only) but writes nothing.
-        let store = Arc::new(AzureBlobStore::new(&config)?);
-        run_repair(store, &opts, &tracker, &cancel, &log).await
-    });
-    reporter.finish_line();
-    let summary = result?;
+    let summary = with_progress(move |tracker, cancel| {
+        Box::pin(async move {
+            // A dry run plans (and, with a manifest, verifies read-only) but writes nothing.
+            let store = Arc::new(AzureBlobStore::new(&config)?);
+            run_repair(store, &opts, tracker, cancel, &log).await
+        })
+    })?;
     print_repair_summary(&summary, log_path.as_deref());
     Ok((summary, log_path))
 }
@@ -147,17 +142,14 @@ fn run_verify(cmd: &Command) -> Result<(VerifyReport, Option<String>), EngineErr
     let log_path = log.path().map(|p| p.display().to_string());
     log.info(format!("Verify {} against {}", target.display(), manifest.display()));
 
-    let reporter = CliReporter::new();
-    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
-    let cancel = CancelToken::new();
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
-        stop_on_ctrl_c(cancel.clone());
-        let (target, manifest, tracker, cancel) = (&target, &manifest, &tracker, &cancel);
-        tokio::task::block_in_place(|| verify_drive(target, manifest, &VerifyOptions::default(), tracker, cancel))
-    });
-    reporter.finish_line();
-    let report = result?;
+    let (target_owned, manifest_owned) = (target.clone(), manifest.clone());
+    let report = with_progress(move |tracker, cancel| {
+        Box::pin(async move {
+            tokio::task::block_in_place(|| {
+                verify_drive(&target_owned, &manifest_owned, &VerifyOptions::default(), tracker, cancel)
+            })
+        })
+    })?;
     for issue in &report.issues {
         log.warn(issue_line(issue));
     }
@@ -309,6 +301,23 @@ fn log_dir(cmd: &Command) -> PathBuf {
 
 fn usage(message: &str) -> EngineError {
     EngineError::Usage { message: message.to_string() }
+}
+
+/// The boxed future a [`with_progress`] job returns, borrowing the tracker and token.
+type Job<'t, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, EngineError>> + Send + 't>>;
+
+/// Runs `work` on a multi-threaded runtime with a live progress line on stderr and
+/// Ctrl-C wired to cancellation.
+fn with_progress<T>(work: impl for<'t> FnOnce(&'t ProgressTracker<'t>, &'t CancelToken) -> Job<'t, T>) -> Result<T, EngineError> {
+    let reporter = CliReporter::new();
+    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
+    let cancel = CancelToken::new();
+    let result = runtime()?.block_on(async {
+        stop_on_ctrl_c(cancel.clone());
+        work(&tracker, &cancel).await
+    });
+    reporter.finish_line();
+    result
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
