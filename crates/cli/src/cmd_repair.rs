@@ -106,18 +106,17 @@ fn prepare_and_repair(cmd: &Command, secrets: &[Secret]) -> Result<(RepairSummar
         RunLog::create(&log_dir(cmd), &drive_id, secrets.to_vec())?
     };
     let log_path = log.path().map(|p| p.display().to_string());
-    let reporter = CliReporter::new();
-    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
-    let cancel = CancelToken::new();
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
-        stop_on_ctrl_c(cancel.clone());
-        // A dry run plans (and, with a manifest, verifies read-only) but writes nothing.
-        let store = Arc::new(AzureBlobStore::new(&config)?);
-        run_repair(store, &opts, &tracker, &cancel, &log).await
-    });
-    reporter.finish_line();
-    let summary = result.inspect_err(|e| log.error(format!("run stopped: {e}")))?;
+    // Shared with the job, so that a run that stops can still say why in the log.
+    let log = Arc::new(log);
+    let job_log = log.clone();
+    let summary = with_progress(move |tracker, cancel| {
+        Box::pin(async move {
+            // A dry run plans (and, with a manifest, verifies read-only) but writes nothing.
+            let store = Arc::new(AzureBlobStore::new(&config)?);
+            run_repair(store, &opts, tracker, cancel, &job_log).await
+        })
+    })
+    .inspect_err(|e| log.error(format!("run stopped: {e}")))?;
     print_repair_summary(&summary, log_path.as_deref());
     Ok((summary, log_path))
 }
@@ -152,17 +151,15 @@ fn run_verify(cmd: &Command) -> Result<(VerifyReport, Option<String>), EngineErr
     let log_path = log.path().map(|p| p.display().to_string());
     log.info(format!("Verify {} against {}", target.display(), manifest.display()));
 
-    let reporter = CliReporter::new();
-    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
-    let cancel = CancelToken::new();
-    let runtime = runtime()?;
-    let result = runtime.block_on(async {
-        stop_on_ctrl_c(cancel.clone());
-        let (target, manifest, tracker, cancel) = (&target, &manifest, &tracker, &cancel);
-        tokio::task::block_in_place(|| verify_drive(target, manifest, &VerifyOptions::default(), tracker, cancel))
-    });
-    reporter.finish_line();
-    let report = result.inspect_err(|e| log.error(format!("run stopped: {e}")))?;
+    let (target_owned, manifest_owned) = (target.clone(), manifest.clone());
+    let report = with_progress(move |tracker, cancel| {
+        Box::pin(async move {
+            tokio::task::block_in_place(|| {
+                verify_drive(&target_owned, &manifest_owned, &VerifyOptions::default(), tracker, cancel)
+            })
+        })
+    })
+    .inspect_err(|e| log.error(format!("run stopped: {e}")))?;
     for issue in &report.issues {
         log.warn(issue_line(issue));
     }
@@ -324,6 +321,23 @@ fn log_dir(cmd: &Command) -> PathBuf {
 
 fn usage(message: &str) -> EngineError {
     EngineError::Usage { message: message.to_string() }
+}
+
+/// The boxed future a [`with_progress`] job returns, borrowing the tracker and token.
+type Job<'t, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, EngineError>> + Send + 't>>;
+
+/// Runs `work` on a multi-threaded runtime with a live progress line on stderr and
+/// Ctrl-C wired to cancellation.
+fn with_progress<T>(work: impl for<'t> FnOnce(&'t ProgressTracker<'t>, &'t CancelToken) -> Job<'t, T>) -> Result<T, EngineError> {
+    let reporter = CliReporter::new();
+    let tracker = ProgressTracker::new(&reporter, PROGRESS_INTERVAL);
+    let cancel = CancelToken::new();
+    let result = runtime()?.block_on(async {
+        stop_on_ctrl_c(cancel.clone());
+        work(&tracker, &cancel).await
+    });
+    reporter.finish_line();
+    result
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
