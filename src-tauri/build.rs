@@ -3,6 +3,7 @@
 
 const COMMANDS: &[&str] = &[
     "app_info",
+    "ui_ready",
     "open_log_folder",
     "pick_folder",
     "pick_file",

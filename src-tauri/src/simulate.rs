@@ -25,6 +25,21 @@ pub const SIMULATED_KEY: &str = "238810-662376-448998-450120-652806-203390-60632
 
 const GIB: u64 = 1 << 30;
 
+/// A real folder with a manifest named by its DriveId, so that the rest of the app
+/// (folder inspection, path checks) works on it unchanged.
+fn sim_volume(name: &str, drive_id: &str) -> Result<(String, String), ErrorInfo> {
+    let dir = std::env::temp_dir().join("drive-repair-sim").join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| crate::store::io_error("create", &dir, &e))?;
+    let manifest = dir.join(format!("{drive_id}.manifest"));
+    if !manifest.exists() {
+        let text = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!-- simulated drive -->\n<DriveManifest Version=\"2014-11-01\"><Drive><DriveId>{drive_id}</DriveId></Drive></DriveManifest>\n"
+        );
+        std::fs::write(&manifest, text).map_err(|e| crate::store::io_error("write", &manifest, &e))?;
+    }
+    Ok((dir.display().to_string(), manifest.display().to_string()))
+}
+
 impl EngineOps for Simulated {
     fn test_connection(&self, cfg: StorageConfig) -> Fut<'_, ()> {
         Box::pin(async move {
@@ -41,14 +56,15 @@ impl EngineOps for Simulated {
 
     fn detect_drives(&self) -> Fut<'_, Vec<DetectedDrive>> {
         Box::pin(async move {
+            let (volume, manifest) = sim_volume("SIMDRIVE1", "SIM9WM35C3U")?;
             Ok(vec![
                 DetectedDrive {
-                    volume: "/media/SIMDRIVE1".into(),
+                    volume,
                     label: Some("EXPORT1".into()),
                     size_bytes: 4000 * GIB,
                     bitlocker: BitLockerState::Unlocked,
                     drive_id: Some("SIM9WM35C3U".into()),
-                    manifest_path: Some("/media/SIMDRIVE1/SIM9WM35C3U.manifest".into()),
+                    manifest_path: Some(manifest),
                 },
                 DetectedDrive {
                     volume: "/dev/sim-locked".into(),
@@ -80,7 +96,7 @@ impl EngineOps for Simulated {
                     message: "the key does not unlock this volume (simulated)".into(),
                 });
             }
-            Ok("/media/SIMDRIVE2".into())
+            Ok(sim_volume("SIMDRIVE2", "SIMLOCKED01")?.0)
         })
     }
 

@@ -46,6 +46,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const ipc = {
   appInfo: () => call<AppInfo>("app_info"),
+  /** Tells Rust the jobs screen is interactive (used by the start-up benchmark). */
+  uiReady: () => call<void>("ui_ready"),
 
   listJobs: () => call<JobSummary[]>("list_jobs"),
   createJob: (input: JobInput) => call<CreatedJob>("create_job", { input }),

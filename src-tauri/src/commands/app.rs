@@ -35,6 +35,19 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     })
 }
 
+/// The UI calls this once the jobs screen is interactive. With
+/// `DRIVE_REPAIR_EXIT_WHEN_READY=1` (the start-up benchmark) the app prints the time
+/// since the process started and exits; otherwise it does nothing.
+#[tauri::command]
+pub async fn ui_ready(app: tauri::AppHandle) -> CmdResult<()> {
+    if std::env::var("DRIVE_REPAIR_EXIT_WHEN_READY").as_deref() == Ok("1") {
+        let ms = crate::started().elapsed().as_secs_f64() * 1000.0;
+        println!("ready_ms={ms:.0}");
+        app.exit(0);
+    }
+    Ok(())
+}
+
 /// Opens a drive's log folder in the system file manager. Only folders inside the
 /// app data directory are opened.
 #[tauri::command]
