@@ -2,7 +2,7 @@
 //! user types, for instant feedback; these checks are the ones that count.
 
 use engine::error::{ErrorInfo, ErrorKind};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ts_rs::TS;
 
 pub fn usage(message: impl Into<String>) -> ErrorInfo {

@@ -1,4 +1,4 @@
-import { makeStyles, tokens } from "@fluentui/react-components";
+import { makeStyles, shorthands, tokens } from "@fluentui/react-components";
 import { useTranslation } from "react-i18next";
 import type { StepId, WizardMode } from "../wizard/steps";
 
@@ -9,8 +9,8 @@ const useStyles = makeStyles({
     width: "28px", height: "28px", borderRadius: "50%", display: "inline-flex", alignItems: "center", justifyContent: "center",
     border: `2px solid ${tokens.colorNeutralStroke1}`, fontWeight: tokens.fontWeightSemibold, backgroundColor: tokens.colorNeutralBackground1,
   },
-  done: { backgroundColor: tokens.colorBrandBackground, borderColor: tokens.colorBrandBackground, color: tokens.colorNeutralForegroundOnBrand },
-  current: { borderColor: tokens.colorBrandStroke1, color: tokens.colorBrandForeground1 },
+  done: { backgroundColor: tokens.colorBrandBackground, ...shorthands.borderColor(tokens.colorBrandBackground), color: tokens.colorNeutralForegroundOnBrand },
+  current: { ...shorthands.borderColor(tokens.colorBrandStroke1), color: tokens.colorBrandForeground1 },
   currentText: { color: tokens.colorNeutralForeground1, fontWeight: tokens.fontWeightSemibold },
   sep: { width: "24px", height: "2px", backgroundColor: tokens.colorNeutralStroke2 },
 });
