@@ -9,7 +9,8 @@
 //! DRIVE_REPAIR_E2E=1 cargo test -p drive-repair --test e2e -- --nocapture
 //! ```
 //!
-//! Screenshots of every step go to `test-artifacts/screenshots/`. The engine is
+//! Screenshots of every step go to `test-artifacts/screenshots/` (taken from the X
+//! server with ImageMagick's `import`). The engine is
 //! simulated (`DRIVE_REPAIR_SIMULATE=1`); phase 2 adds a full repair against Azurite.
 //! Set `DRIVE_REPAIR_E2E_SKIP_BUILD=1` to reuse an existing `ui/dist` and binary.
 
@@ -30,14 +31,16 @@ fn run(cmd: &mut Command, what: &str) {
     assert!(status.success(), "{what} failed: {status}");
 }
 
-/// Builds the UI and the app binary with the UI embedded; returns the binary.
+/// Builds the UI and the app binary with the UI embedded, and copies the binary to
+/// `target/e2e/` (cargo test rebuilds `target/debug/drive-repair` without the
+/// feature for its own use). Returns the copy.
 fn build_app() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let bin = target.join("debug").join("drive-repair");
-    if std::env::var("DRIVE_REPAIR_E2E_SKIP_BUILD").as_deref() == Ok("1") && bin.exists() {
-        return bin;
+    let copy = target.join("e2e").join("drive-repair");
+    if std::env::var("DRIVE_REPAIR_E2E_SKIP_BUILD").as_deref() == Ok("1") && copy.exists() {
+        return copy;
     }
     run(Command::new("npm").args(["run", "build"]).current_dir(root().join("ui")), "npm run build (ui)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -47,7 +50,9 @@ fn build_app() -> PathBuf {
             .current_dir(root()),
         "cargo build --features custom-protocol",
     );
-    bin
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(target.join("debug").join("drive-repair"), &copy).expect("copy the app binary");
+    copy
 }
 
 fn free_port() -> u16 {
@@ -121,6 +126,7 @@ fn tauri_driver() -> PathBuf {
 struct Ui {
     driver: WebDriver,
     shots: PathBuf,
+    display: String,
     n: u32,
 }
 
@@ -180,18 +186,34 @@ impl Ui {
         self.wait(id).await.text().await.unwrap_or_default()
     }
 
+    /// Screenshots come from the X server (ImageMagick's `import`): WebKitWebDriver's
+    /// own screenshot command hangs under Xvfb without a GPU.
     async fn shot(&self, name: &str) {
         let path = self.shots.join(format!("{name}.png"));
-        if let Err(e) = self.driver.screenshot(&path).await {
-            eprintln!("screenshot {name}: {e}");
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            other => eprintln!("screenshot {name} failed ({other:?}); is ImageMagick installed?"),
         }
     }
 
     async fn step_shot(&mut self, name: &str) {
         self.n += 1;
         let name = format!("{:02}-{name}", self.n);
-        // Let transitions and fonts settle.
+        // Let transitions and fonts settle, and wait for two painted frames: the
+        // capture reads the X server, which shows only what WebKit has painted.
         tokio::time::sleep(Duration::from_millis(400)).await;
+        let _ = self
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         self.shot(&name).await;
     }
 
@@ -221,7 +243,7 @@ async fn real_window_jobs_screen_and_repair_wizard() {
         .env("DRIVE_REPAIR_DATA_DIR", data_dir.path())
         .env("DRIVE_REPAIR_SIMULATE", "1")
         .env("DRIVE_REPAIR_SIMULATE_SECONDS", "4")
-        .env("LANG", "en_US.UTF-8")
+        .env("LANG", "C.UTF-8")
         // Software rendering: Xvfb has no GPU.
         .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
@@ -246,7 +268,7 @@ async fn real_window_jobs_screen_and_repair_wizard() {
     );
     let launched = Instant::now();
     let driver = WebDriver::new(&url, caps).await.expect("WebDriver session");
-    let mut ui = Ui { driver, shots, n: 0 };
+    let mut ui = Ui { driver, shots, display: display.clone(), n: 0 };
 
     let result = walk(&mut ui, launched).await;
     if result.is_err() {

@@ -6,7 +6,7 @@ import type { ComponentIssue } from "../bindings/ComponentIssue";
 import { componentText, problemText } from "../statusText";
 
 const ROW_HEIGHT = 52;
-const COLUMNS = "minmax(220px, 2fr) minmax(140px, 1fr) minmax(200px, 2fr) minmax(200px, 2fr)";
+const COLUMNS = "minmax(200px, 2fr) minmax(210px, 1.4fr) minmax(200px, 2fr) minmax(200px, 2fr)";
 
 const useStyles = makeStyles({
   wrap: { border: `1px solid ${tokens.colorNeutralStroke2}`, borderRadius: tokens.borderRadiusMedium, backgroundColor: tokens.colorNeutralBackground1 },

@@ -5,7 +5,7 @@ import {
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ErrorBar } from "../components/ErrorBar";
-import { formatBytes } from "../format";
+import { formatBytes, formatDateTime } from "../format";
 import { ipc, type CopyLogCandidate, type ErrorInfo } from "../ipc";
 import { copyLogText } from "../statusText";
 import type { Update, WizardData } from "./types";
@@ -92,7 +92,7 @@ export function CopyLogStep({ data, update }: { data: WizardData; update: Update
         <Table aria-label={t("wizard.copylog.found", { id: driveId })} data-testid="copylog-list" size="small">
           <TableHeader>
             <TableRow>
-              <TableHeaderCell>{t("wizard.copylog.name")}</TableHeaderCell>
+              <TableHeaderCell style={{ width: "46%" }}>{t("wizard.copylog.name")}</TableHeaderCell>
               <TableHeaderCell>{t("wizard.copylog.type")}</TableHeaderCell>
               <TableHeaderCell>{t("wizard.copylog.modified")}</TableHeaderCell>
               <TableHeaderCell>{t("wizard.copylog.size")}</TableHeaderCell>
@@ -102,9 +102,9 @@ export function CopyLogStep({ data, update }: { data: WizardData; update: Update
           <TableBody>
             {logs.map((l, i) => (
               <TableRow key={`${l.container}/${l.name}`}>
-                <TableCell><span className={s.name}>{l.container}/{l.name}</span></TableCell>
+                <TableCell><span className={s.name} title={`${l.container}/${l.name}`}>{l.name.split("/").pop()}</span></TableCell>
                 <TableCell>{l.log_type}</TableCell>
-                <TableCell>{l.last_modified ?? ""}</TableCell>
+                <TableCell>{l.last_modified ? formatDateTime(Date.parse(l.last_modified), i18n.language) : ""}</TableCell>
                 <TableCell>{formatBytes(l.length, t, i18n.language)}</TableCell>
                 <TableCell>
                   <Button size="small" onClick={() => download(l)} disabled={busy !== null} data-testid={`copylog-use-${i}`}>{t("wizard.copylog.use")}</Button>

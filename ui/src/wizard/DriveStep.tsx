@@ -13,7 +13,8 @@ import type { WizardMode } from "./steps";
 const useStyles = makeStyles({
   col: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalM, maxWidth: "760px" },
   card: {
-    display: "grid", gridTemplateColumns: "auto 1fr", gap: tokens.spacingHorizontalM, alignItems: "center",
+    display: "grid", gridTemplateColumns: "minmax(260px, auto) 1fr", gap: tokens.spacingHorizontalM, alignItems: "center",
+    width: "100%", boxSizing: "border-box", marginBottom: tokens.spacingVerticalS,
     padding: tokens.spacingHorizontalM, border: `1px solid ${tokens.colorNeutralStroke2}`, borderRadius: tokens.borderRadiusMedium,
   },
   meta: { color: tokens.colorNeutralForeground2, fontSize: tokens.fontSizeBase200 },
