@@ -9,7 +9,8 @@ import { LANGUAGES, setLanguage, type LanguageCode } from "./i18n";
 import { ipc, type AppInfo } from "./ipc";
 
 const useStyles = makeStyles({
-  root: { display: "flex", flexDirection: "column", height: "100vh", backgroundColor: tokens.colorNeutralBackground2 },
+  // The window never scrolls as a whole: only <main> does, so the header stays put.
+  root: { display: "flex", flexDirection: "column", height: "100vh", overflow: "hidden", backgroundColor: tokens.colorNeutralBackground2 },
   header: {
     display: "flex", alignItems: "center", gap: tokens.spacingHorizontalL,
     padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalXL}`,
@@ -28,7 +29,7 @@ const useStyles = makeStyles({
   lang: { display: "flex", alignItems: "center", gap: tokens.spacingHorizontalS },
   langLabel: { color: tokens.colorNeutralForegroundOnBrand },
   banners: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalXS, padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalXL} 0` },
-  main: { flexGrow: 1, overflow: "auto", padding: `${tokens.spacingVerticalL} ${tokens.spacingHorizontalXL}`, ":focus": { outline: "none" } },
+  main: { flexGrow: 1, minHeight: 0, overflow: "auto", padding: `${tokens.spacingVerticalL} ${tokens.spacingHorizontalXL}`, ":focus": { outline: "none" } },
   skip: {
     position: "absolute", left: "-10000px", top: "auto",
     ":focus": { left: tokens.spacingHorizontalS, top: tokens.spacingVerticalS, zIndex: 10, padding: tokens.spacingHorizontalS, backgroundColor: tokens.colorNeutralBackground1, color: tokens.colorNeutralForeground1 },

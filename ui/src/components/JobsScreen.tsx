@@ -21,7 +21,7 @@ const useStyles = makeStyles({
     boxShadow: tokens.shadow4, padding: tokens.spacingHorizontalL, marginBottom: tokens.spacingVerticalL,
   },
   head: { display: "flex", alignItems: "center", gap: tokens.spacingHorizontalM, marginBottom: tokens.spacingVerticalM },
-  grow: { flexGrow: 1 },
+  grow: { flexGrow: 1, margin: 0 },
   row: { cursor: "pointer", ":focus-visible": { outline: `2px solid ${tokens.colorStrokeFocus2}`, outlineOffset: "-2px" } },
   selected: { backgroundColor: tokens.colorBrandBackground2 },
   progress: { display: "flex", alignItems: "center", gap: tokens.spacingHorizontalS, minWidth: "140px" },

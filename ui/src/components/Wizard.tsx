@@ -29,6 +29,7 @@ const useStyles = makeStyles({
   },
   top: { display: "flex", alignItems: "center", gap: tokens.spacingHorizontalM },
   grow: { flexGrow: 1 },
+  title: { margin: 0 },
   heading: { margin: 0, ":focus": { outline: "none" }, ":focus-visible": { outline: `2px solid ${tokens.colorStrokeFocus2}` } },
   body: { flexGrow: 1 },
   footer: { display: "flex", gap: tokens.spacingHorizontalM, borderTop: `1px solid ${tokens.colorNeutralStroke2}`, paddingTop: tokens.spacingVerticalM },
@@ -189,7 +190,7 @@ export function Wizard({ start, onClose }: { start: WizardStart; onClose: () => 
   return (
     <section className={s.shell} data-testid="wizard" data-mode={mode} data-step={step} aria-labelledby="wizard-step-title">
       <div className={s.top}>
-        <Title3 as="h2" className={s.grow}>{title}</Title3>
+        <Title3 as="h2" className={`${s.grow} ${s.title}`}>{title}</Title3>
       </div>
       <Stepper steps={steps} current={step} mode={mode} />
       <h2 id="wizard-step-title" ref={heading} tabIndex={-1} className={s.heading} data-testid="wizard-step-title">
