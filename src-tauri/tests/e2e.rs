@@ -247,6 +247,7 @@ async fn real_window_jobs_screen_and_repair_wizard() {
         // Software rendering: Xvfb has no GPU.
         .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -369,5 +370,10 @@ async fn walk(ui: &mut Ui, launched: Instant) -> Result<(), String> {
         return Err(format!("the drive's state after a repair with failures reads {state:?}"));
     }
     ui.step_shot("jobs-with-drive").await;
+
+    // The status guide explains every status word.
+    ui.click("status-guide-open").await;
+    ui.wait("status-guide").await;
+    ui.step_shot("status-guide").await;
     Ok(())
 }

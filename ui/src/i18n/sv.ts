@@ -29,7 +29,7 @@ export const sv: Resources = {
       account: "Lagringskonto",
       drives: "Diskar",
       status: "Status",
-      progress: "Total förlopp",
+      progress: "Totalt förlopp",
       lastActivity: "Senaste aktivitet",
     },
     tableLabel: "Exportjobb",
@@ -184,7 +184,7 @@ export const sv: Resources = {
     BitLockerKeyInvalid: {
       label: "Ogiltig BitLocker-nyckel",
       explain: "Återställningsnyckeln som tjänsten hade låser inte upp volymen.",
-      action: "Kontrollera nyckeln på jobbets bladet Kryptering i Azure-portalen.",
+      action: "Kontrollera nyckeln på jobbets blad Kryptering i Azure-portalen.",
     },
     BitLockerUnlockVolumeFailed: {
       label: "Det gick inte att låsa upp BitLocker-volymen",
