@@ -60,7 +60,7 @@ impl Throttle {
         let complete = (p.bytes_total > 0 && p.bytes_done >= p.bytes_total)
             || (p.components_total > 0 && p.components_done >= p.components_total)
             || p.phase == Phase::Done;
-        let due = self.last_sent.map_or(true, |t| now.duration_since(t) >= self.interval);
+        let due = self.last_sent.is_none_or(|t| now.duration_since(t) >= self.interval);
         if due || phase_changed || complete {
             self.last_sent = Some(now);
             self.last_phase = Some(p.phase);

@@ -172,7 +172,7 @@ pub fn recovery_key(input: &str) -> KeyCheck {
             break;
         }
         let v: u32 = g.parse().expect("six ASCII digits");
-        if v % 11 != 0 {
+        if !v.is_multiple_of(11) {
             return KeyCheck::BadGroup { group, reason: GroupProblem::NotDivisibleBy11 };
         }
         if v / 11 >= 65536 {
@@ -195,7 +195,7 @@ fn looks_base64_key(s: &str) -> bool {
 mod base64_shape {
     pub fn is_base64(s: &str) -> bool {
         let body = s.trim_end_matches('=');
-        s.len() % 4 == 0
+        s.len().is_multiple_of(4)
             && s.len() - body.len() <= 2
             && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
     }

@@ -54,7 +54,7 @@ pub async fn list_jobs(state: State<'_, AppState>) -> CmdResult<Vec<JobSummary>>
             }
         })
         .collect();
-    out.sort_by(|a, b| b.job.last_activity.cmp(&a.job.last_activity));
+    out.sort_by_key(|j| std::cmp::Reverse(j.job.last_activity));
     Ok(out)
 }
 
