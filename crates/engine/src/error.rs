@@ -222,7 +222,7 @@ impl StorageError {
 
 /// A serialisable view of an error for front ends: the kind to branch on and the
 /// message (already free of secrets) for the details pane and the log.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct ErrorInfo {
     pub kind: ErrorKind,

@@ -30,7 +30,7 @@ use std::path::Path;
 use ts_rs::TS;
 
 /// The BitLocker state of a volume, as the wizard shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub enum BitLockerState {
     NotEncrypted,
