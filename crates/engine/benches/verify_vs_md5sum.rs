@@ -12,7 +12,8 @@
 //! all files, the hashing engine fed hand-built blobs (`verify_blobs`), and the whole
 //! `verify_drive` with the manifest parser. It prints medians and the ratio to md5sum
 //! (the target is at least 1.5x), then the peak memory of a streaming run over
-//! 1,000,000 blobs. Everything it wrote is removed at the end.
+//! 1,000,000 blobs, the load average, and `BENCH|…` lines for `.ci/bench`.
+//! Everything it wrote is removed at the end.
 //!
 //! VERIFY_BENCH_THREADS and VERIFY_BENCH_CHUNK_MIB override the verifier's options;
 //! VERIFY_BENCH_MILLION=0 skips the 1,000,000-blob memory run. The size is clamped
@@ -220,6 +221,12 @@ fn time_verify_drive(drive: &Drive, opts: &VerifyOptions) -> Result<Duration, St
     Ok(elapsed)
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// Peak resident memory of this process (Linux), in MiB.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -327,10 +334,19 @@ fn main() {
         "engine (verify_blobs): {engine_rate:.0} MB/s, md5sum: {md5sum_rate:.0} MB/s, ratio {:.2}x (target >= 1.5x)",
         engine_rate / md5sum_rate
     );
+    // One line per result for `.ci/bench`: name|ours|peer|ratio|target|verdict.
+    let bench_line = |name: &str, ours: f64| {
+        let ratio = ours / md5sum_rate;
+        let verdict = if ratio >= 1.5 { "PASS" } else { "BELOW" };
+        println!("BENCH|{name}|{ours:.0} MB/s|{md5sum_rate:.0} MB/s|{ratio:.2}x|>= 1.5x|{verdict}");
+    };
+    println!("load average: {}", load_average());
+    bench_line(&format!("verify_blobs {total_mib} MiB vs md5sum"), engine_rate);
     match parser_missing {
         None => {
             let r = rate(drive.bytes, &whole);
             println!("verify: {r:.0} MB/s, md5sum: {md5sum_rate:.0} MB/s, ratio {:.2}x (target >= 1.5x)", r / md5sum_rate);
+            bench_line(&format!("verify_drive {total_mib} MiB vs md5sum"), r);
         }
         Some(e) => println!("verify (verify_drive with the manifest parser): skipped: {e}"),
     }

@@ -9,9 +9,10 @@
 //!    keeps only the blobs the copy log names.
 //! 2. **Fetching** the pending units (see below).
 //! 3. With a manifest, **Verifying** the whole drive, adding every component found
-//!    bad as a unit, and **Fetching** again.
-//! 4. **Rechecking**: every range written in this run is read back from the drive
-//!    and hashed once more.
+//!    bad as a unit, and **Fetching** again. The blocks of blobs downloaded whole and
+//!    read back in step 2 were just hashed on the drive and are not hashed again.
+//! 4. **Rechecking**: every range written in this run and not yet read back is read
+//!    back from the drive and hashed once more.
 //!
 //! Rules the executor keeps:
 //! - Only verified bytes are written: each component's MD5 is checked against the
@@ -20,8 +21,12 @@
 //!   Bytes already good on the drive are never replaced. A range that cannot be
 //!   checked at all is not written.
 //! - Whole blobs stream into `.<name>.driverepair-partial` beside the target (a few
-//!   large requests in flight, hashes checked as bytes pass), are fsynced and then
-//!   renamed over the target. A page blob fetches only its listed ranges.
+//!   large requests in flight), are fsynced and then renamed over the target once
+//!   every byte is checked. With the manifest's hashes, each block is read back from
+//!   the partial file and hashed on a hashing thread as soon as it is written (the
+//!   check and the read-back in one pass, see `repair/readback.rs`); a bad one is
+//!   fetched again on its own, hashed as it arrives. A page blob fetches only its
+//!   listed ranges.
 //! - Before patching, the blob's current properties are compared with the export's
 //!   (copy log `LastModified`, the drive's properties-file `Etag`, the length). A
 //!   changed blob is not patched: the units fail with `BlobChanged` and advice; with
@@ -30,7 +35,10 @@
 //!   atomically, and reported as regenerated (not verified) unless their bytes
 //!   happen to match the manifest's hash.
 //! - At most `concurrency` requests are in flight; memory is bounded by the fetch
-//!   groups (about 8 MiB each) and the 4 MiB write buffers of streamed fetches.
+//!   groups (about 8 MiB each), the 4 MiB write buffers of streamed fetches (two per
+//!   request), and the hashing buffers of at most two read-back downloads (48 MiB
+//!   each; further whole blobs hash as the bytes arrive and are read back in the
+//!   recheck).
 //! - A 403 or an unreachable account before anything was written ends the run with
 //!   that error, the drive untouched. After that, failures fail only their unit.
 //! - Nothing is written outside the target directory: every path goes through
@@ -40,6 +48,7 @@
 mod exec;
 mod fsio;
 mod inputs;
+mod readback;
 #[cfg(test)]
 mod tests;
 
@@ -230,7 +239,7 @@ fn plan_only(
     let idx = blocking(|| inputs.manifest_blobs(&wanted, cancel))?;
     let mut units = units_from_copy_log(target, log_blobs, &idx);
     if inputs.has_manifest() {
-        let report = blocking(|| inputs.verify_drive(target, tracker, cancel))?;
+        let report = blocking(|| inputs.verify_drive(target, &HashSet::new(), tracker, cancel))?;
         let wanted: HashSet<BlobRef> = report.issues.iter().map(|i| i.blob.clone()).collect();
         let idx = blocking(|| inputs.manifest_blobs(&wanted, cancel))?;
         units.extend(units_from_issues(target, &report.issues, &idx));
@@ -317,7 +326,14 @@ pub(crate) async fn execute<S: BlobStore>(
     fetch_pending(&cx, inputs, &mut rf, &mut rec).await?;
 
     if inputs.has_manifest() && !rf.phase_done(RunPhase::Verified)? {
-        let report = blocking(|| inputs.verify_drive(target, tracker, cancel))?;
+        let hashed = std::mem::take(&mut rec.hashed_on_drive);
+        if !hashed.is_empty() {
+            log.info(format!(
+                "verification: the blocks of {} blob(s) were hashed on the drive in this run and are not hashed again",
+                hashed.len()
+            ));
+        }
+        let report = blocking(|| inputs.verify_drive(target, &hashed, tracker, cancel))?;
         Stats::add(&cx.stats.checked, report.components_checked);
         log.info(format!(
             "verification: {} components of {} blobs checked, {} bad",
@@ -406,6 +422,8 @@ struct Recorder {
     last_flush: Option<Instant>,
     /// Written in this run, with the ranges to read back in the recheck.
     written: Vec<(Unit, Vec<crate::model::Range>)>,
+    /// Blobs whose every manifest range was hashed on the drive in this run.
+    hashed_on_drive: HashSet<BlobRef>,
     regenerated: Vec<ComponentIssue>,
 }
 
@@ -416,7 +434,10 @@ impl Recorder {
     fn record<S: BlobStore>(&mut self, cx: &Cx<'_, S>, rf: &mut RepairFile, o: Outcome) -> Result<()> {
         let c = &cx.tracker.counters;
         match o {
-            Outcome::Done { unit, how, bytes, recheck } => {
+            Outcome::Done { unit, how, bytes, recheck, hashed_on_drive } => {
+                if hashed_on_drive {
+                    self.hashed_on_drive.insert(unit.blob.clone());
+                }
                 c.add_done(1);
                 if unit.kind() != UnitKind::WholeBlob {
                     c.add_bytes(unit.bytes());

@@ -4,12 +4,13 @@
 //! the run loop records.
 
 use super::fsio::{create_parent_dirs, read_small, write_atomically, PosFile, TempFile};
+use super::readback::ReadBack;
 use super::RepairOptions;
 use crate::blobstore::retry::with_retry;
 use crate::blobstore::{BlobProperties, BlobStore};
 use crate::error::StorageError;
 use crate::log::RunLog;
-use crate::model::{BlobRef, BlobType, Component, ManifestBlob, Md5, Problem, Range};
+use crate::model::{BlobRef, BlobType, Component, ComponentIssue, ManifestBlob, Md5, Problem, Range};
 use crate::paths::{ensure_no_symlink_escape, map_file_path};
 use crate::plan::{coalesce, plan_whole_blob, FetchGroup, Segment, Unit, COALESCE_TARGET, MAX_BUFFERED_COMPONENT, SERVICE_MD5_MAX};
 use crate::progress::{CancelToken, ProgressTracker};
@@ -30,6 +31,10 @@ const MAX_STREAM_RESTARTS: u32 = 5;
 
 /// Writes of a streamed fetch are gathered to this size.
 const WRITE_CHUNK: usize = 4 << 20;
+
+/// Whole-blob downloads checked by reading back at once. Each holds up to 48 MiB of
+/// hashing buffers; two of them keep the requests busy (four each).
+const READBACK_SLOTS: usize = 2;
 
 /// Run-wide counters.
 #[derive(Default)]
@@ -60,6 +65,10 @@ pub(crate) enum Outcome {
         bytes: u64,
         /// Ranges whose hash the recheck reads back from the drive.
         recheck: Vec<Range>,
+        /// Every range the manifest lists for the blob was hashed from the drive in this
+        /// run and matched (read back after it was written, or found already good), so
+        /// the verification need not hash them again.
+        hashed_on_drive: bool,
     },
     Failed {
         unit: Unit,
@@ -121,6 +130,9 @@ pub(crate) struct Cx<'a, S: BlobStore> {
     pub log: &'a RunLog,
     /// Bounds the requests in flight.
     pub requests: Semaphore,
+    /// Whole-blob downloads whose blocks are read back as they are written, at most
+    /// [`READBACK_SLOTS`] at a time.
+    pub readback_slots: Semaphore,
     /// Set once anything in the target directory was changed: a 403 before that aborts
     /// the run (the drive untouched), after it only fails the unit.
     pub written_any: AtomicBool,
@@ -144,6 +156,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             cancel,
             log,
             requests: Semaphore::new(opts.concurrency.max(1)),
+            readback_slots: Semaphore::new(READBACK_SLOTS),
             written_any: AtomicBool::new(false),
             stats: Stats::default(),
         }
@@ -214,16 +227,23 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                     if let Some(m) = manifest.as_deref() {
                         if self.already_whole(&unit, m).await? {
                             self.log.info(format!("{}: already complete on the drive; nothing fetched", unit.file_path));
-                            return Ok(vec![Outcome::Done { unit, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![] }]);
+                            return Ok(vec![Outcome::Done {
+                                unit,
+                                how: DoneHow::AlreadyGood,
+                                bytes: 0,
+                                recheck: vec![],
+                                hashed_on_drive: true,
+                            }]);
                         }
                     }
                 }
                 match self.fetch_whole(&unit, &props, manifest.as_deref(), refetch).await {
-                    Ok((bytes, recheck)) => Ok(vec![Outcome::Done {
+                    Ok(w) => Ok(vec![Outcome::Done {
                         unit,
                         how: if refetch { DoneHow::RefetchedChanged } else { DoneHow::Fetched },
-                        bytes,
-                        recheck,
+                        bytes: w.bytes,
+                        recheck: w.recheck,
+                        hashed_on_drive: w.read_back,
                     }]),
                     Err(e) => self.failed_all(vec![unit], e),
                 }
@@ -232,7 +252,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 let unit = *unit;
                 self.tracker.set_current_file(Some(unit.written_path()));
                 match self.regenerate(&unit, props.map(|p| *p)).await {
-                    Ok(how) => Ok(vec![Outcome::Done { unit, how, bytes: 0, recheck: vec![] }]),
+                    Ok(how) => Ok(vec![Outcome::Done { unit, how, bytes: 0, recheck: vec![], hashed_on_drive: false }]),
                     Err(e) => self.failed_all(vec![unit], e),
                 }
             }
@@ -305,7 +325,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                     Stats::add(&self.stats.checked, 1);
                     if actual == expected {
                         self.log.info(format!("{} {}: already good on the drive (MD5 {actual})", u.file_path, u.component));
-                        out.push(Outcome::Done { unit: u, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![] });
+                        out.push(Outcome::Done { unit: u, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![], hashed_on_drive: false });
                         continue;
                     }
                 }
@@ -373,7 +393,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             let (offset, length) = u.range().expect("range unit");
             Stats::add(&self.stats.bytes_verified, length);
             let recheck = vec![Range { offset, length, hash: u.expected }];
-            out.push(Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck });
+            out.push(Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, hashed_on_drive: false });
         }
         Ok(out)
     }
@@ -388,7 +408,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             file.write_at(bytes, offset).await?;
             self.wrote();
             file.sync().await?;
-            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck: vec![] }
+            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck: vec![], hashed_on_drive: false }
         } else {
             let spill = TempFile::beside(&target, "driverepair-range");
             let sf = PosFile::create_sized(spill.path(), length).await?;
@@ -412,7 +432,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             file.sync().await?;
             Stats::add(&self.stats.bytes_verified, length);
             let recheck = u.expected.map(|h| vec![Range { offset, length, hash: Some(h) }]).unwrap_or_default();
-            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck }
+            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, hashed_on_drive: false }
         };
         Ok(vec![outcome])
     }
@@ -573,16 +593,19 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         Ok(true)
     }
 
-    /// Downloads a blob into `.<name>.driverepair-partial` beside the target, checking
-    /// hashes as the bytes pass, then fsyncs and renames it over the target. Returns
-    /// the bytes fetched and the ranges to recheck.
+    /// Downloads a blob into `.<name>.driverepair-partial` beside the target, fsyncs it
+    /// and renames it over the target once every byte is checked. With the manifest's
+    /// hashes, the blocks are read back from the partial file and hashed as soon as they
+    /// are written ([`ReadBack`]); a bad one is fetched again on its own and checked as
+    /// it arrives. Returns the bytes fetched, the ranges to recheck (those not read
+    /// back), and whether every manifest range was read back and matched.
     async fn fetch_whole(
         &self,
         unit: &Unit,
         props: &BlobProperties,
         manifest: Option<&ManifestBlob>,
         refetch: bool,
-    ) -> Result<(u64, Vec<Range>), FetchError> {
+    ) -> Result<WholeFetched, FetchError> {
         let path = self.safe_path(&unit.file_path)?;
         let props_type = if props.is_page_blob { BlobType::Page } else { BlobType::Block };
         let (length, blob_type, ranges) = if refetch {
@@ -609,19 +632,48 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             plan.segments.len(),
             tmp.path().display()
         ));
+        let checks: Vec<Range> = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
+        // Reading back needs a free slot (they bound the memory of the hashing buffers);
+        // without one the blocks are hashed as they arrive and read back in the recheck.
+        // Declared after `tmp`, so dropped before it: the thread lets go of the file first.
+        let readback = match (checks.is_empty(), self.readback_slots.try_acquire()) {
+            (false, Ok(slot)) => Some((ReadBack::start(tmp.path(), length, blob_type)?, slot)),
+            _ => None,
+        };
         let in_flight = self.opts.concurrency.clamp(1, 4);
-        let recheck = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
-        let (blob, file_ref) = (&unit.blob, &file);
+        let (blob, file_ref, rb) = (&unit.blob, &file, readback.as_ref().map(|(rb, _)| rb));
         // Owned segments: a closure over references here would make the run's future
         // lose `Send` (a higher-ranked lifetime limitation of the compiler).
         let mut segments = futures::stream::iter(plan.segments)
-            .map(move |seg| self.fetch_segment(blob, file_ref, seg))
+            .map(move |seg| self.fetch_segment(blob, file_ref, seg, rb))
             .buffer_unordered(in_flight);
         let mut fetched = 0;
         while let Some(r) = segments.next().await {
             fetched += r?;
         }
         drop(segments);
+        let mut recheck = Vec::new();
+        if let Some((rb, _slot)) = readback {
+            let bad = Self::bad_ranges(tmp.path(), &checks, rb.finish().await?)?;
+            let bad_bytes: u64 = bad.iter().map(|r| r.length).sum();
+            Stats::add(&self.stats.checked, (checks.len() - bad.len()) as u64);
+            Stats::add(&self.stats.bytes_verified, checks.iter().map(|r| r.length).sum::<u64>() - bad_bytes);
+            for group in group_ranges(&bad, self.opts.whole_blob_range) {
+                let (offset, len) = (group[0].offset, group.iter().map(|r| r.length).sum::<u64>());
+                self.log.warn(format!(
+                    "{}: {} block(s) at {offset} (+{len}) did not match the manifest when read back; \
+                     fetching them again",
+                    unit.file_path,
+                    group.len()
+                ));
+                self.stream_checked(blob, &file, offset, len, &group, 0, false).await?;
+                fetched += len;
+                // Checked as they arrived, not read back: the recheck reads them.
+                recheck.extend(group);
+            }
+        } else {
+            recheck = checks.clone();
+        }
         if let Some(expected) = plan.whole_md5 {
             let actual = file.md5_of(0, length).await?;
             if actual != expected {
@@ -634,10 +686,46 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         ensure_no_symlink_escape(self.target, &path)?;
         tmp.commit(&path).await?;
         self.wrote();
-        Ok((fetched, recheck))
+        // `checks` come from the manifest only when not refetching.
+        let read_back = !checks.is_empty() && recheck.is_empty();
+        Ok(WholeFetched { bytes: fetched, recheck, read_back })
     }
 
-    async fn fetch_segment(&self, blob: &BlobRef, file: &PosFile, seg: Segment) -> Result<u64, FetchError> {
+    /// The checked ranges the read-back found bad. An issue that is not about one of
+    /// them (the partial file vanished or shrank) fails the download.
+    fn bad_ranges(partial: &Path, checks: &[Range], issues: Vec<ComponentIssue>) -> Result<Vec<Range>, FetchError> {
+        let mut bad = Vec::new();
+        for issue in issues {
+            let range = match (&issue.component, &issue.problem) {
+                (
+                    Component::Block { offset, .. } | Component::PageRange { offset, .. },
+                    Problem::HashMismatch { .. },
+                ) => checks.iter().find(|r| r.offset == *offset),
+                _ => None,
+            };
+            match range {
+                Some(r) => bad.push(*r),
+                None => {
+                    let detail = format!("reading it back failed: {}: {}", issue.component, issue.problem);
+                    return Err(FetchError::Local(EngineError::io("check", partial, std::io::Error::other(detail))));
+                }
+            }
+        }
+        bad.sort_by_key(|r| r.offset);
+        Ok(bad)
+    }
+
+    async fn fetch_segment(
+        &self,
+        blob: &BlobRef,
+        file: &PosFile,
+        seg: Segment,
+        readback: Option<&ReadBack>,
+    ) -> Result<u64, FetchError> {
+        if let (Some(rb), false, false) = (readback, seg.service_md5, seg.checks.is_empty()) {
+            self.stream_to_file(blob, file, &seg, rb).await?;
+            return Ok(seg.length);
+        }
         let mut tries = 0;
         loop {
             tries += 1;
@@ -658,6 +746,58 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Streams a segment into the file without hashing it: writes of [`WRITE_CHUNK`]
+    /// go to the blocking pool while the next bytes arrive (one write in flight), and
+    /// each checked range is handed to `readback` once its bytes are written.
+    async fn stream_to_file(
+        &self,
+        blob: &BlobRef,
+        out: &PosFile,
+        seg: &Segment,
+        readback: &ReadBack,
+    ) -> Result<(), FetchError> {
+        let mut reader = RangeReader::open(self, blob, seg.offset, seg.length).await;
+        let cap = WRITE_CHUNK.min(seg.length as usize);
+        let mut pending: Vec<u8> = Vec::with_capacity(cap);
+        let mut spare: Option<Vec<u8>> = None;
+        let mut pending_at = seg.offset;
+        let mut writing = None;
+        let mut checks = seg.checks.iter().peekable();
+        // Hands over the ranges that end at or before `written`.
+        let mut submit_upto = |written: u64| {
+            while let Some(r) = checks.next_if(|r| r.end() <= written) {
+                readback.submit(*r);
+            }
+        };
+        while let Some(chunk) = reader.next().await? {
+            pending.extend_from_slice(&chunk);
+            Stats::add(&self.stats.bytes_fetched, chunk.len() as u64);
+            self.tracker.counters.add_bytes(chunk.len() as u64);
+            self.tracker.tick();
+            if pending.len() >= WRITE_CHUNK {
+                if let Some((w, end)) = writing.take() {
+                    spare = Some(w.await?);
+                    submit_upto(end);
+                }
+                let next = spare.take().unwrap_or_else(|| Vec::with_capacity(cap));
+                let buf = std::mem::replace(&mut pending, next);
+                let end = pending_at + buf.len() as u64;
+                writing = Some((out.start_write_at(buf, pending_at), end));
+                pending_at = end;
+            }
+        }
+        if let Some((w, end)) = writing.take() {
+            w.await?;
+            submit_upto(end);
+        }
+        if !pending.is_empty() {
+            let end = pending_at + pending.len() as u64;
+            out.write_at(pending, pending_at).await?;
+            submit_upto(end);
+        }
+        Ok(())
     }
 
     // ---- properties and metadata -----------------------------------------------------
@@ -682,6 +822,32 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         self.wrote();
         Ok(if same { DoneHow::Fetched } else { DoneHow::Regenerated })
     }
+}
+
+/// What a whole-blob download did.
+pub(crate) struct WholeFetched {
+    pub bytes: u64,
+    /// Ranges written without being read back.
+    pub recheck: Vec<Range>,
+    /// Every manifest range was read back from the file and matched.
+    pub read_back: bool,
+}
+
+/// Sorted ranges in groups of adjacent ones, each at most `max` bytes long (a single
+/// longer range forms a group alone).
+fn group_ranges(ranges: &[Range], max: u64) -> Vec<Vec<Range>> {
+    let mut groups: Vec<Vec<Range>> = Vec::new();
+    for r in ranges {
+        if let Some(g) = groups.last_mut() {
+            let (end, len) = (g.last().expect("groups are never empty").end(), g.iter().map(|x| x.length).sum::<u64>());
+            if end == r.offset && len + r.length <= max {
+                g.push(*r);
+                continue;
+            }
+        }
+        groups.push(vec![*r]);
+    }
+    groups
 }
 
 fn norm_etag(s: &str) -> &str {

@@ -25,10 +25,17 @@ pub(crate) trait DriveInputs: Sync {
     /// The manifest entries of the blobs in `wanted`, in one streaming pass (memory
     /// bounded by `wanted`). Empty without a manifest.
     fn manifest_blobs(&self, wanted: &HashSet<BlobRef>, cancel: &CancelToken) -> Result<HashMap<BlobRef, ManifestBlob>>;
-    /// Hashes every component the manifest lists. Starts the [`crate::progress::Phase::Verifying`]
-    /// phase itself, as [`verify::verify_drive`] does (the caller must not, or the
-    /// phase would be announced twice).
-    fn verify_drive(&self, target: &Path, tracker: &ProgressTracker<'_>, cancel: &CancelToken) -> Result<VerifyReport>;
+    /// Hashes every component the manifest lists, except the blocks and page ranges of
+    /// the blobs in `skip_ranges` (already hashed on the drive in this run). Starts the
+    /// [`crate::progress::Phase::Verifying`] phase itself, as [`verify::verify_drive`] does
+    /// (the caller must not, or the phase would be announced twice).
+    fn verify_drive(
+        &self,
+        target: &Path,
+        skip_ranges: &HashSet<BlobRef>,
+        tracker: &ProgressTracker<'_>,
+        cancel: &CancelToken,
+    ) -> Result<VerifyReport>;
 }
 
 /// The copy log and manifest files named in the options.
@@ -97,10 +104,16 @@ impl DriveInputs for FileInputs {
         Ok(out)
     }
 
-    fn verify_drive(&self, target: &Path, tracker: &ProgressTracker<'_>, cancel: &CancelToken) -> Result<VerifyReport> {
+    fn verify_drive(
+        &self,
+        target: &Path,
+        skip_ranges: &HashSet<BlobRef>,
+        tracker: &ProgressTracker<'_>,
+        cancel: &CancelToken,
+    ) -> Result<VerifyReport> {
         let Some(path) = &self.manifest else {
             return Err(EngineError::Internal("verification without a manifest".into()));
         };
-        verify::verify_drive(target, path, &VerifyOptions::default(), tracker, cancel)
+        verify::verify_drive_except(target, path, &VerifyOptions::default(), tracker, cancel, skip_ranges)
     }
 }

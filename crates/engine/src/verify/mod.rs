@@ -72,10 +72,11 @@ mod readat;
 mod tests;
 
 use crate::manifest::ManifestReader;
-use crate::model::{ComponentIssue, ManifestBlob};
+use crate::model::{BlobRef, ComponentIssue, ManifestBlob};
 use crate::progress::{CancelToken, Counters, Phase, ProgressTracker};
 use crate::Result;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -134,13 +135,36 @@ pub fn verify_drive(
     progress: &ProgressTracker,
     cancel: &CancelToken,
 ) -> Result<VerifyReport> {
+    verify_drive_except(target, manifest, opts, progress, cancel, &HashSet::new())
+}
+
+/// [`verify_drive`], leaving out the blocks and page ranges of the blobs in
+/// `skip_ranges`; their files' presence and length, and their properties and metadata
+/// files, are still checked. Repair passes the blobs whose every range it has just
+/// hashed on the drive, so that a freshly downloaded blob is not hashed twice.
+pub fn verify_drive_except(
+    target: &Path,
+    manifest: &Path,
+    opts: &VerifyOptions,
+    progress: &ProgressTracker,
+    cancel: &CancelToken,
+    skip_ranges: &HashSet<BlobRef>,
+) -> Result<VerifyReport> {
     let reader = ManifestReader::open(manifest)?;
     let drive_id = reader.header().drive_id.clone();
     progress.start_phase(Phase::Verifying, 0, 0);
     let stop_prescan = AtomicBool::new(false);
+    let skip = |blob: Result<ManifestBlob>| {
+        blob.map(|mut b| {
+            if skip_ranges.contains(&b.blob) {
+                b.ranges.clear();
+            }
+            b
+        })
+    };
     std::thread::scope(|s| {
-        s.spawn(|| prescan_totals(manifest, &progress.counters, cancel, &stop_prescan));
-        let result = pipeline::run(target, &drive_id, reader, opts, progress, cancel, false);
+        s.spawn(|| prescan_totals(manifest, &skip, &progress.counters, cancel, &stop_prescan));
+        let result = pipeline::run(target, &drive_id, reader.map(skip), opts, progress, cancel, false);
         stop_prescan.store(true, Ordering::Relaxed);
         result
     })
@@ -168,13 +192,19 @@ pub fn verify_blobs<I: Iterator<Item = Result<ManifestBlob>>>(
 
 /// Sums what the hashing pass will account for, so that the ETA is known early.
 /// Errors are ignored here: the hashing pass reads the same manifest and reports them.
-fn prescan_totals(manifest: &Path, counters: &Counters, cancel: &CancelToken, stop: &AtomicBool) {
+fn prescan_totals(
+    manifest: &Path,
+    adjust: &dyn Fn(Result<ManifestBlob>) -> Result<ManifestBlob>,
+    counters: &Counters,
+    cancel: &CancelToken,
+    stop: &AtomicBool,
+) {
     let Ok(reader) = ManifestReader::open(manifest) else { return };
     for blob in reader {
         if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
             return;
         }
-        let Ok(blob) = blob else { return };
+        let Ok(blob) = adjust(blob) else { return };
         add_totals(counters, &blob);
     }
 }
