@@ -311,7 +311,20 @@ async fn real_window_repair_against_azurite() {
         serde_json::json!({ "application": app.display().to_string() }),
     );
     let launched = Instant::now();
-    let driver = WebDriver::new(&url, caps).await.expect("WebDriver session");
+    // Under load (right after the builds), the first session request can fail while
+    // WebKitWebDriver starts; a second one then works.
+    let mut attempt = 0;
+    let driver = loop {
+        attempt += 1;
+        match WebDriver::new(&url, caps.clone()).await {
+            Ok(d) => break d,
+            Err(e) if attempt < 3 => {
+                eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("WebDriver session: {e:?}"),
+        }
+    };
     let mut ui = Ui { driver, shots, display: display.clone(), n: 0 };
 
     let result = walk(&mut ui, launched, &demo, &drive_dir).await;
