@@ -1,12 +1,12 @@
 //! The operations the app needs from the engine, behind one trait, so that the
 //! commands and the UI do not change when the engine's functions arrive.
 //!
-//! - [`Unwired`] is what a normal build uses until the engine's parsers, storage
-//!   client, verifier, repairer and drive/BitLocker modules are wired in (phase 2):
-//!   each operation says plainly that this build does not include it yet.
-//! - [`crate::simulate::Simulated`] stands in for the engine when
-//!   `DRIVE_REPAIR_SIMULATE=1` is set (UI development and the window test); the UI
-//!   then shows a banner saying no real drive or account is used.
+//! - [`crate::engine_real::RealEngine`] is what the app uses: the engine itself.
+//! - [`Unwired`] answers every operation with "not available in this build"; nothing
+//!   chooses it today (phase 1 did), it is kept for a build without the engine.
+//! - [`crate::simulate::Simulated`] stands in for the engine only when
+//!   `DRIVE_REPAIR_SIMULATE=1` is set (UI development); the UI then shows a banner
+//!   saying no real drive or account is used.
 
 use crate::records::{BitLockerState, RunKind, RunSummary};
 use engine::blobstore::StorageConfig;

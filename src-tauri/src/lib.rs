@@ -5,12 +5,13 @@
 //! - [`commands`]: thin async Tauri commands; each validates its input ([`validate`])
 //!   and returns `ErrorInfo { kind, message }` on failure.
 //! - [`reporter`]: engine progress to the UI, throttled to ~10 messages a second.
-//! - [`engine_ops`]: the engine operations behind a trait ([`simulate`] stands in for
-//!   them with `DRIVE_REPAIR_SIMULATE=1`); [`demo`]: the `DRIVE_REPAIR_DEMO` job.
+//! - [`engine_ops`]: the engine operations behind a trait, wired to the engine by
+//!   [`engine_real`] ([`simulate`] stands in for them only with `DRIVE_REPAIR_SIMULATE=1`); [`demo`]: the `DRIVE_REPAIR_DEMO` job.
 
 pub mod commands;
 pub mod demo;
 pub mod engine_ops;
+pub mod engine_real;
 pub mod records;
 pub mod reporter;
 pub mod secrets;
@@ -66,7 +67,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(8.0);
         Box::new(simulate::Simulated { run_seconds })
     } else {
-        Box::new(engine_ops::Unwired)
+        Box::new(engine_real::RealEngine)
     };
     app.manage(AppState {
         store: Mutex::new(store),

@@ -1,6 +1,6 @@
 //! A stand-in for the engine, switched on only by `DRIVE_REPAIR_SIMULATE=1`: it lets
-//! the UI be developed and tested in a real window (progress, pause, cancel, results)
-//! before the engine's functions are wired in. The UI shows a banner while it is on.
+//! the UI be developed in a real window (progress, pause, cancel, results) without a
+//! drive or a storage account. The UI shows a banner while it is on.
 //! It touches no drive and no network; everything it reports is made up and says so.
 
 use crate::engine_ops::*;

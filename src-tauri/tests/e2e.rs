@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Screenshots of every step go to `test-artifacts/screenshots/` (taken from the X
-//! server with ImageMagick's `import`). The engine is
-//! simulated (`DRIVE_REPAIR_SIMULATE=1`); phase 2 adds a full repair against Azurite.
+//! server with ImageMagick's `import`). The app runs the real engine against Azurite
+//! (started by the test) and demo data from `driverepair-demo-data`; after the repair,
+//! the drive's bytes are checked against the generator's manifest MD5s.
 //! Set `DRIVE_REPAIR_E2E_SKIP_BUILD=1` to reuse an existing `ui/dist` and binary.
 
 use std::net::TcpListener;
@@ -19,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use thirtyfour::prelude::*;
-
-const GOOD_KEY: &str = "238810-662376-448998-450120-652806-203390-606320-483076";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +43,12 @@ fn build_app() -> PathBuf {
     }
     run(Command::new("npm").args(["run", "build"]).current_dir(root().join("ui")), "npm run build (ui)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(
+        Command::new(&cargo)
+            .args(["build", "-p", "driverepair-testkit", "--bin", "driverepair-demo-data"])
+            .current_dir(root()),
+        "cargo build driverepair-demo-data",
+    );
     run(
         Command::new(cargo)
             .args(["build", "-p", "drive-repair", "--bin", "drive-repair", "--features", "custom-protocol"])
@@ -223,16 +228,54 @@ impl Ui {
     }
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+#[derive(serde::Deserialize)]
+struct DemoDrive {
+    drive_id: String,
+    volume: String,
+    manifest: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Demo {
+    storage_account: String,
+    endpoint: String,
+    secret: String,
+    drives: Vec<DemoDrive>,
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn real_window_jobs_screen_and_repair_wizard() {
+async fn real_window_repair_against_azurite() {
     if std::env::var("DRIVE_REPAIR_E2E").as_deref() != Ok("1") {
         eprintln!("skipped: set DRIVE_REPAIR_E2E=1 to run the real-window test");
         return;
     }
+    let started = Instant::now();
     let app = build_app();
     let shots = root().join("test-artifacts").join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let data_dir = tempfile::tempdir().unwrap();
+
+    // Azurite and the demo data (blobs uploaded, two damaged drives, copy logs in
+    // waimportexport/waies/).
+    let azurite = testkit::azurite::Azurite::start().expect("Azurite (npm i -g azurite, or testkit's node_modules)");
+    let demo_dir = tempfile::tempdir().unwrap();
+    run(
+        Command::new(target_dir().join("debug").join("driverepair-demo-data"))
+            .args(["--endpoint", &azurite.endpoint(), "--out"])
+            .arg(demo_dir.path()),
+        "driverepair-demo-data",
+    );
+    let demo: Demo =
+        serde_json::from_str(&std::fs::read_to_string(demo_dir.path().join("demo.json")).unwrap()).unwrap();
+    let drive = &demo.drives[0];
+    let drive_dir = demo_dir.path().join(&drive.volume);
+    let manifest = demo_dir.path().join(&drive.manifest);
+    let before = verify(&drive_dir, &manifest);
+    assert!(before > 0, "the demo drive should start damaged");
 
     let (_xvfb, display) = start_xvfb();
     let port = free_port();
@@ -241,8 +284,8 @@ async fn real_window_jobs_screen_and_repair_wizard() {
         .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
         .env("DISPLAY", &display)
         .env("DRIVE_REPAIR_DATA_DIR", data_dir.path())
-        .env("DRIVE_REPAIR_SIMULATE", "1")
-        .env("DRIVE_REPAIR_SIMULATE_SECONDS", "4")
+        .env_remove("DRIVE_REPAIR_SIMULATE")
+        .env_remove("DRIVE_REPAIR_DEMO")
         .env("LANG", "C.UTF-8")
         // Software rendering: Xvfb has no GPU.
         .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
@@ -268,80 +311,106 @@ async fn real_window_jobs_screen_and_repair_wizard() {
         serde_json::json!({ "application": app.display().to_string() }),
     );
     let launched = Instant::now();
-    let driver = WebDriver::new(&url, caps).await.expect("WebDriver session");
+    // Under load (right after the builds), the first session request can fail while
+    // WebKitWebDriver starts; a second one then works.
+    let mut attempt = 0;
+    let driver = loop {
+        attempt += 1;
+        match WebDriver::new(&url, caps.clone()).await {
+            Ok(d) => break d,
+            Err(e) if attempt < 3 => {
+                eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("WebDriver session: {e:?}"),
+        }
+    };
     let mut ui = Ui { driver, shots, display: display.clone(), n: 0 };
 
-    let result = walk(&mut ui, launched).await;
+    let result = walk(&mut ui, launched, &demo, &drive_dir).await;
     if result.is_err() {
         ui.shot("failure").await;
     }
     let _ = ui.driver.clone().quit().await;
     result.unwrap();
+
+    // The bytes on the drive now match the generator's truth (the manifest's MD5s).
+    let after = verify(&drive_dir, &manifest);
+    assert_eq!(after, 0, "components still bad on the drive after the repair");
+    eprintln!("e2e done in {:.1?} (drive had {before} bad components, now 0)", started.elapsed());
 }
 
-async fn walk(ui: &mut Ui, launched: Instant) -> Result<(), String> {
-    // Jobs screen (home).
+/// Bad components of the drive against its manifest.
+fn verify(dir: &Path, manifest: &Path) -> usize {
+    let reporter = engine::progress::NoReporter;
+    let tracker = engine::progress::ProgressTracker::new(&reporter, Duration::from_secs(1));
+    let report = engine::verify::verify_drive(
+        dir,
+        manifest,
+        &engine::verify::VerifyOptions::default(),
+        &tracker,
+        &engine::progress::CancelToken::new(),
+    )
+    .expect("verify the drive");
+    report.issues.len()
+}
+
+async fn clear_and_type(ui: &Ui, id: &str, text: &str) -> Result<(), String> {
+    let e = ui.wait(id).await;
+    // Clearing through WebDriver does not always reach React: select and retype.
+    e.send_keys(Key::Control + "a").await.map_err(|e| e.to_string())?;
+    e.send_keys(Key::Backspace).await.map_err(|e| e.to_string())?;
+    e.send_keys(text).await.map_err(|e| e.to_string())
+}
+
+async fn walk(ui: &mut Ui, launched: Instant, demo: &Demo, drive_dir: &Path) -> Result<(), String> {
+    // Jobs screen (home), with no simulation banner: this is the real engine.
     ui.wait("jobs-screen").await;
     eprintln!("jobs screen interactive {:.2?} after the session was requested", launched.elapsed());
-    ui.wait("simulated-banner").await;
     ui.wait("jobs-empty").await;
+    if ui.driver.find(Ui::sel("simulated-banner")).await.is_ok() {
+        return Err("the simulated-engine banner shows without DRIVE_REPAIR_SIMULATE".into());
+    }
     ui.step_shot("jobs-empty").await;
 
-    // Wizard: Job step, reached and filled from the keyboard.
+    // Job step: Azurite's account and endpoint; first a wrong key.
     ui.click("jobs-new-repair").await;
     ui.wait_attr("wizard", "data-step", "job").await;
-    ui.step_shot("wizard-job").await;
+    // Reached and filled from the keyboard: Tab from the step heading goes to the name.
     let heading = ui.wait("wizard-step-title").await;
     heading.send_keys(Key::Tab).await.map_err(|e| e.to_string())?;
     let focused = ui.active_testid().await;
     if focused.as_deref() != Some("job-name") {
         return Err(format!("Tab from the step heading went to {focused:?}, not the job name"));
     }
-    ui.driver
-        .active_element()
-        .await
-        .map_err(|e| e.to_string())?
-        .send_keys("March export")
-        .await
-        .map_err(|e| e.to_string())?;
-    ui.type_into("job-account", "contosodata").await;
-    ui.type_into(
-        "job-secret",
-        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-    )
-    .await;
+    ui.type_into("job-name", "Azurite export").await;
+    ui.type_into("job-account", &demo.storage_account).await;
+    let wrong_key = format!("{}AAAA", &demo.secret[..demo.secret.len() - 6]) + "==";
+    ui.type_into("job-secret", &wrong_key).await;
+    ui.click("job-advanced").await;
+    ui.type_into("job-endpoint", &demo.endpoint).await;
+    ui.click("job-test").await;
+    let err = ui.text("job-test-error").await;
+    let lower = err.to_lowercase();
+    if !(lower.contains("refused access") || lower.contains("forbidden") || lower.contains("authenticat")) {
+        return Err(format!("a wrong account key does not say access was refused: {err:?}"));
+    }
+    ui.step_shot("wizard-job-wrong-key").await;
+    clear_and_type(ui, "job-secret", &demo.secret).await?;
     ui.click("job-test").await;
     ui.wait("job-test-ok").await;
     ui.step_shot("wizard-job-tested").await;
     ui.click("wizard-next").await;
 
-    // Drive step: the simulated locked drive.
+    // Drive step: the demo drive's folder.
     ui.wait_attr("wizard", "data-step", "drive").await;
-    ui.wait("detected-drives").await;
-    ui.step_shot("wizard-drive").await;
-    ui.click("detected-radio-/dev/sim-locked").await;
+    ui.type_into("folder-path", &drive_dir.display().to_string()).await;
+    ui.click("folder-use").await;
+    ui.wait("manifest-found").await;
+    ui.step_shot("wizard-drive-folder").await;
     ui.click("wizard-next").await;
 
-    // Unlock step: a mistyped key names its group.
-    ui.wait_attr("wizard", "data-step", "unlock").await;
-    ui.type_into("recovery-key", "238810-662377").await;
-    let hint = ui.text("key-hint").await;
-    if !hint.contains("Group 2") {
-        return Err(format!("the key hint does not name group 2: {hint:?}"));
-    }
-    ui.step_shot("wizard-unlock-bad-key").await;
-    let key = ui.wait("recovery-key").await;
-    key.clear().await.map_err(|e| e.to_string())?;
-    // Clearing through WebDriver does not always reach React: select and retype.
-    key.send_keys(Key::Control + "a").await.map_err(|e| e.to_string())?;
-    key.send_keys(Key::Backspace).await.map_err(|e| e.to_string())?;
-    key.send_keys(GOOD_KEY).await.map_err(|e| e.to_string())?;
-    ui.click("unlock-button").await;
-    ui.wait("unlocked").await;
-    ui.step_shot("wizard-unlocked").await;
-    ui.click("wizard-next").await;
-
-    // Copy log step: found in the (simulated) storage account.
+    // Copy log step: found in Azurite's waimportexport container.
     ui.wait_attr("wizard", "data-step", "copylog").await;
     ui.click("copylog-find").await;
     ui.click("copylog-use-0").await;
@@ -349,27 +418,27 @@ async fn walk(ui: &mut Ui, launched: Instant) -> Result<(), String> {
     ui.step_shot("wizard-copylog").await;
     ui.click("wizard-next").await;
 
-    // Review, then the run with live progress, then the result.
+    // Review (the engine's dry run), then the repair, then the result.
     ui.wait_attr("wizard", "data-step", "review").await;
     ui.wait("plan").await;
     ui.step_shot("wizard-review").await;
     ui.click("wizard-next").await;
     ui.wait_attr("wizard", "data-step", "run").await;
-    ui.wait("run-current-file").await;
     ui.step_shot("wizard-run").await;
     ui.wait_attr("wizard", "data-step", "result").await;
-    ui.wait("issues-table").await;
+    ui.wait("result-ok").await;
     ui.step_shot("wizard-result").await;
 
-    // Back on the jobs screen, the job and its drive are listed.
+    // Back on the jobs screen, the drive reads "Repaired and verified".
     ui.click("wizard-close").await;
     ui.wait("jobs-table").await;
-    ui.wait("drive-row-SIMLOCKED01").await;
-    let state = ui.text("local-state-SIMLOCKED01").await;
-    if !state.contains("Needs attention") {
-        return Err(format!("the drive's state after a repair with failures reads {state:?}"));
+    let id = &demo.drives[0].drive_id;
+    ui.wait(&format!("drive-row-{id}")).await;
+    let state = ui.text(&format!("local-state-{id}")).await;
+    if !state.contains("Repaired and verified") {
+        return Err(format!("the drive's state after the repair reads {state:?}"));
     }
-    ui.step_shot("jobs-with-drive").await;
+    ui.step_shot("jobs-repaired").await;
 
     // The status guide explains every status word.
     ui.click("status-guide-open").await;
