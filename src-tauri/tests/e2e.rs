@@ -14,6 +14,10 @@
 //! (started by the test) and demo data from `driverepair-demo-data`; after the repair,
 //! the drive's bytes are checked against the generator's manifest MD5s.
 //! Set `DRIVE_REPAIR_E2E_SKIP_BUILD=1` to reuse an existing `ui/dist` and binary.
+//!
+//! `.ci/test` runs it with `--workspace --features drive-repair/custom-protocol`, the
+//! same feature set as its build of everything, so cargo's own `drive-repair` binary
+//! already embeds the UI and nothing is rebuilt here.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,14 @@ fn run(cmd: &mut Command, what: &str) {
 /// `target/e2e/` (cargo test rebuilds `target/debug/drive-repair` without the
 /// feature for its own use). Returns the copy.
 fn build_app() -> PathBuf {
+    if cfg!(feature = "custom-protocol") {
+        // Built by cargo for this test with the UI embedded (ui/dist must exist, which
+        // the build script checks); the demo-data generator comes from the same
+        // workspace build.
+        let demo = target_dir().join("debug").join("driverepair-demo-data");
+        assert!(demo.exists(), "{} is missing: run `cargo build --workspace --all-targets` first", demo.display());
+        return PathBuf::from(env!("CARGO_BIN_EXE_drive-repair"));
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
