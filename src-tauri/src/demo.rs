@@ -116,6 +116,7 @@ pub fn load(dir: &Path, store: &mut Store, secrets: &Secrets) -> Result<(), Erro
         storage_account: account,
         endpoint,
         auth: demo.auth,
+        container: None,
         remember_secret: false,
         created: now,
         last_activity: now,

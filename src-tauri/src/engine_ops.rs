@@ -107,7 +107,16 @@ pub trait EngineOps: Send + Sync {
     fn plan(&self, req: RunRequest) -> Fut<'_, RepairPlan>;
     /// Runs a verification or repair to the end, reporting as it goes. Cancellation
     /// and pause come through `cancel`.
-    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunSummary>;
+    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunOutcome>;
+}
+
+/// How a run ended.
+pub struct RunOutcome {
+    pub summary: RunSummary,
+    /// What is still bad at the end, when that differs from the issues reported during
+    /// the run: a repair's verify pass reports damage that the repair then fixes.
+    /// `None`: the reported issues are the final ones (a verification).
+    pub remaining: Option<Vec<engine::model::ComponentIssue>>,
 }
 
 /// The engine operations of a build that does not include them yet.
@@ -149,7 +158,7 @@ impl EngineOps for Unwired {
     fn plan(&self, _: RunRequest) -> Fut<'_, RepairPlan> {
         ready(Err(not_in_this_build("Planning a repair")))
     }
-    fn run(&self, req: RunRequest, _: Arc<dyn Reporter>, _: CancelToken) -> Fut<'_, RunSummary> {
+    fn run(&self, req: RunRequest, _: Arc<dyn Reporter>, _: CancelToken) -> Fut<'_, RunOutcome> {
         ready(Err(not_in_this_build(match req.kind {
             RunKind::Verify => "Verifying a drive",
             RunKind::Repair => "Repairing a drive",

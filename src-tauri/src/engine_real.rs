@@ -130,11 +130,16 @@ fn repair_options(req: &RunRequest, dry_run: bool) -> Result<RepairOptions, Erro
 impl EngineOps for RealEngine {
     fn test_connection(&self, cfg: StorageConfig) -> Fut<'_, ()> {
         Box::pin(async move {
-            let mut store = store_for(&cfg)?;
-            // A bare container SAS does not name its container; the logs' container is
-            // the one a user of this app hands a SAS for.
+            let store = store_for(&cfg)?;
+            // The commands join a bare SAS token with its container, so a container SAS
+            // always names one here; without it, nothing could be listed.
             if matches!(cfg.credential, Credential::ContainerSas(_)) && store.sas_container().is_none() {
-                store = store.with_container(LOG_CONTAINER);
+                return Err(ErrorInfo {
+                    kind: ErrorKind::Usage,
+                    message: "A SAS token alone does not say which container it is for: paste the container's \
+                              Blob SAS URL, or type the container's name."
+                        .into(),
+                });
             }
             store.check_access().await.map_err(|e| info(&EngineError::Storage(e)))
         })
@@ -249,7 +254,7 @@ impl EngineOps for RealEngine {
         })
     }
 
-    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunSummary> {
+    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunOutcome> {
         Box::pin(async move {
             let secrets = secrets_of(req.storage.as_ref());
             std::fs::create_dir_all(&req.log_dir).map_err(|e| crate::store::io_error("create", &req.log_dir, &e))?;
@@ -271,7 +276,7 @@ impl EngineOps for RealEngine {
                         for i in &r.issues {
                             log.warn(format!("{}: {}: {}", i.file_path, i.component, i.problem));
                         }
-                        RunSummary {
+                        let summary = RunSummary {
                             kind: RunKind::Verify,
                             finished: crate::records::now_ms(),
                             components_checked: r.components_checked,
@@ -281,7 +286,8 @@ impl EngineOps for RealEngine {
                             elapsed_seconds: r.elapsed_seconds,
                             issues_file: None,
                             stopped: None,
-                        }
+                        };
+                        RunOutcome { summary, remaining: None }
                     })
                 }
                 RunKind::Repair => {
@@ -294,7 +300,9 @@ impl EngineOps for RealEngine {
                         std::fs::create_dir_all(parent).map_err(|e| crate::store::io_error("create", parent, &e))?;
                     }
                     let store = Arc::new(store_for(&cfg)?);
-                    run_repair(store, &opts, &tracker, &cancel, &log).await.map(|s| summary_from_repair(&s))
+                    run_repair(store, &opts, &tracker, &cancel, &log)
+                        .await
+                        .map(|s| RunOutcome { summary: summary_from_repair(&s), remaining: Some(s.issues) })
                 }
             };
             result.map_err(|e| {

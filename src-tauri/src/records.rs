@@ -28,6 +28,10 @@ pub struct JobRecord {
     /// Overrides `https://<account>.blob.core.windows.net` (other clouds, Azurite).
     pub endpoint: Option<String>,
     pub auth: AuthKind,
+    /// With a SAS token that does not name its container (not a full URL): the
+    /// container it is for.
+    #[serde(default)]
+    pub container: Option<String>,
     /// The user asked to keep the secret in the OS credential store.
     pub remember_secret: bool,
     /// Milliseconds since the Unix epoch.

@@ -177,7 +177,7 @@ impl EngineOps for Simulated {
         })
     }
 
-    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunSummary> {
+    fn run(&self, req: RunRequest, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Fut<'_, RunOutcome> {
         let secs = self.run_seconds.max(0.5);
         Box::pin(async move {
             let tracker = ProgressTracker::new(reporter.as_ref(), Duration::from_millis(20));
@@ -214,7 +214,7 @@ impl EngineOps for Simulated {
             }
             let elapsed_seconds = tracker.snapshot().elapsed_seconds;
             tracker.start_phase(Phase::Done, total, components);
-            Ok(RunSummary {
+            let summary = RunSummary {
                 kind: req.kind,
                 finished: crate::records::now_ms(),
                 components_checked: components,
@@ -224,7 +224,9 @@ impl EngineOps for Simulated {
                 elapsed_seconds,
                 issues_file: None,
                 stopped: None,
-            })
+            };
+            // The simulated issues are never fixed: the reported ones are final.
+            Ok(RunOutcome { summary, remaining: None })
         })
     }
 }

@@ -215,6 +215,7 @@ mod tests {
             storage_account: "contosodata".into(),
             endpoint: None,
             auth: AuthKind::Key,
+            container: None,
             remember_secret: false,
             created: 1,
             last_activity: 1,

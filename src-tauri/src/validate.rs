@@ -92,6 +92,43 @@ pub fn secret(kind: crate::records::AuthKind, s: &str) -> Result<String, ErrorIn
     Ok(s.to_string())
 }
 
+/// The container a bare SAS token is for. A SAS token (`?sv=…&sig=…`) does not name its
+/// container, and the copy logs are found in it, so it is asked for; a full SAS URL
+/// names it already and needs nothing more. `None` for an account key or a SAS URL.
+pub fn sas_container(
+    kind: crate::records::AuthKind,
+    secret: &str,
+    container: Option<&str>,
+) -> Result<Option<String>, ErrorInfo> {
+    let is_url = {
+        let lower = secret.trim().to_ascii_lowercase();
+        lower.starts_with("https://") || lower.starts_with("http://")
+    };
+    if kind == crate::records::AuthKind::Key || is_url {
+        return Ok(None);
+    }
+    let Some(c) = container.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Err(usage(
+            "A SAS token alone does not say which container it is for: paste the container's Blob SAS URL \
+             from the Azure portal instead, or type the container's name.",
+        ));
+    };
+    // Azure's rule: 3–63 lower-case letters, digits and single hyphens, starting and
+    // ending with a letter or digit; `$root` is the account's root container.
+    let ok = c == "$root"
+        || ((3..=63).contains(&c.len())
+            && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !c.starts_with('-')
+            && !c.ends_with('-')
+            && !c.contains("--"));
+    if !ok {
+        return Err(usage(
+            "A container name has 3 to 63 characters: lower-case letters, digits and single hyphens.",
+        ));
+    }
+    Ok(Some(c.to_string()))
+}
+
 /// A DriveId (the drive's serial number): letters, digits, `-`, `_`, `.`, 1–64 chars.
 /// It also names the repair file and log folder, so nothing else may pass.
 pub fn drive_id(id: &str) -> Result<String, ErrorInfo> {
@@ -205,6 +242,31 @@ mod base64_shape {
 mod tests {
     use super::*;
     use crate::records::AuthKind;
+
+    const SAS_TOKEN: &str = "?sv=2022-11-02&sr=c&sp=rl&sig=abc%2Fdef";
+
+    #[test]
+    fn bare_sas_token_needs_its_container() {
+        let e = sas_container(AuthKind::Sas, SAS_TOKEN, None).unwrap_err();
+        assert!(e.message.contains("does not say which container"), "{}", e.message);
+        assert_eq!(sas_container(AuthKind::Sas, SAS_TOKEN, Some(" photos ")).unwrap().as_deref(), Some("photos"));
+        assert_eq!(sas_container(AuthKind::Sas, SAS_TOKEN, Some("$root")).unwrap().as_deref(), Some("$root"));
+    }
+
+    #[test]
+    fn sas_url_and_account_key_need_no_container() {
+        let url = format!("https://acct.blob.core.windows.net/photos{SAS_TOKEN}");
+        assert_eq!(sas_container(AuthKind::Sas, &url, None).unwrap(), None);
+        assert_eq!(sas_container(AuthKind::Sas, &url, Some("other")).unwrap(), None);
+        assert_eq!(sas_container(AuthKind::Key, "a2V5", None).unwrap(), None);
+    }
+
+    #[test]
+    fn container_names_outside_azures_rule_are_refused() {
+        for bad in ["ab", "Photos", "-photos", "photos-", "pho--tos", "pho/tos", "../x", &"a".repeat(64)] {
+            assert!(sas_container(AuthKind::Sas, SAS_TOKEN, Some(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
 
     const GOOD: &str = "238810-662376-448998-450120-652806-203390-606320-483076";
 

@@ -72,6 +72,53 @@ fn build_app() -> PathBuf {
     copy
 }
 
+/// The BitLocker test volume (cryptsetup's test vector, kept in the engine's fixtures)
+/// on a loop device, so that the wizard detects a locked drive; detached on drop.
+/// `None`, with a note, when not root or a tool is missing (CI runs as root).
+struct LockedVolume {
+    device: String,
+    _image_dir: tempfile::TempDir,
+}
+
+impl LockedVolume {
+    fn attach() -> Option<LockedVolume> {
+        let uid = Command::new("id").arg("-u").output().ok()?;
+        let tools_ok = ["xz", "losetup", "blkid", "cryptsetup"]
+            .iter()
+            .all(|t| Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success()));
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" || !tools_ok {
+            eprintln!("note: not root, or xz/losetup/blkid/cryptsetup missing: the locked-drive part is left out");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("bitlocker.img");
+        let fixture = root().join("crates/engine/tests/fixtures/bitlocker/bitlk-aes-xts-128.img.xz");
+        run(
+            Command::new("xz").arg("-dc").arg(&fixture).stdout(std::fs::File::create(&image).unwrap()),
+            "xz -dc (BitLocker fixture)",
+        );
+        let out = Command::new("losetup").args(["-f", "--show"]).arg(&image).output().expect("losetup");
+        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+        let device = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Some(LockedVolume { device, _image_dir: dir })
+    }
+}
+
+impl Drop for LockedVolume {
+    fn drop(&mut self) {
+        let detached = (0..20).any(|_| {
+            let ok = Command::new("losetup").args(["-d", &self.device]).status().is_ok_and(|s| s.success());
+            if !ok {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ok
+        });
+        if !detached {
+            eprintln!("warning: could not detach {}", self.device);
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -145,6 +192,35 @@ struct Ui {
     shots: PathBuf,
     display: String,
     n: u32,
+    contrast: Contrast,
+}
+
+/// WCAG AA contrast measured on every screen that gets a screenshot.
+#[derive(Default)]
+struct Contrast {
+    screens: u32,
+    checked: u64,
+    /// (ratio, "screen: text (testid)") of the lowest-contrast text seen.
+    lowest: Option<(f64, String)>,
+    failures: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContrastItem {
+    ratio: f64,
+    need: f64,
+    text: String,
+    #[serde(rename = "where")]
+    at: String,
+    fg: String,
+    bg: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ContrastPage {
+    checked: u64,
+    lowest: Option<ContrastItem>,
+    failures: Vec<ContrastItem>,
 }
 
 impl Ui {
@@ -232,6 +308,31 @@ impl Ui {
             .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.shot(&name).await;
+        self.check_contrast(&name).await;
+    }
+
+    async fn check_contrast(&mut self, screen: &str) {
+        let page: ContrastPage = match self.driver.execute(include_str!("contrast.js"), vec![]).await {
+            Ok(r) => serde_json::from_value(r.json().clone()).expect("contrast.js result"),
+            Err(e) => {
+                self.contrast.failures.push(format!("{screen}: contrast script failed: {e}"));
+                return;
+            }
+        };
+        let c = &mut self.contrast;
+        c.screens += 1;
+        c.checked += page.checked;
+        if let Some(l) = page.lowest {
+            if c.lowest.as_ref().is_none_or(|(r, _)| l.ratio < *r) {
+                c.lowest = Some((l.ratio, format!("{screen}: {:?} ({}) {} on {}", l.text, l.at, l.fg, l.bg)));
+            }
+        }
+        for f in page.failures {
+            c.failures.push(format!(
+                "{screen}: {:?} ({}) {} on {}: {:.2}:1 < {}:1",
+                f.text, f.at, f.fg, f.bg, f.ratio, f.need
+            ));
+        }
     }
 
     async fn active_testid(&self) -> Option<String> {
@@ -289,6 +390,13 @@ async fn real_window_repair_against_azurite() {
     let before = verify(&drive_dir, &manifest);
     assert!(before > 0, "the demo drive should start damaged");
 
+    let locked = LockedVolume::attach();
+    // A read-and-list SAS token (no `?`, no URL) for the copy logs' container.
+    let sas_token = match azurite.config_with_sas("waimportexport").credential {
+        engine::blobstore::Credential::ContainerSas(s) => s.expose().to_string(),
+        engine::blobstore::Credential::AccountKey(_) => unreachable!("config_with_sas gives a SAS"),
+    };
+
     let (_xvfb, display) = start_xvfb();
     let port = free_port();
     let native_port = free_port();
@@ -337,14 +445,21 @@ async fn real_window_repair_against_azurite() {
             Err(e) => panic!("WebDriver session: {e:?}"),
         }
     };
-    let mut ui = Ui { driver, shots, display: display.clone(), n: 0 };
+    let mut ui = Ui { driver, shots, display: display.clone(), n: 0, contrast: Contrast::default() };
 
-    let result = walk(&mut ui, launched, &demo, &drive_dir).await;
+    let result = walk(&mut ui, launched, &demo, &drive_dir, &sas_token, locked.as_ref().map(|v| v.device.as_str())).await;
     if result.is_err() {
         ui.shot("failure").await;
     }
     let _ = ui.driver.clone().quit().await;
     result.unwrap();
+
+    // Accessibility: every text on every screen above passes WCAG AA contrast.
+    let c = &ui.contrast;
+    let (low, at) = c.lowest.clone().unwrap_or((0.0, "nothing measured".into()));
+    eprintln!("contrast (WCAG AA): {} texts on {} screens, lowest {low:.2}:1 at {at}", c.checked, c.screens);
+    assert!(c.checked > 100, "the contrast check saw only {} texts", c.checked);
+    assert!(c.failures.is_empty(), "texts below WCAG AA contrast:\n{}", c.failures.join("\n"));
 
     // The bytes on the drive now match the generator's truth (the manifest's MD5s).
     let after = verify(&drive_dir, &manifest);
@@ -375,7 +490,14 @@ async fn clear_and_type(ui: &Ui, id: &str, text: &str) -> Result<(), String> {
     e.send_keys(text).await.map_err(|e| e.to_string())
 }
 
-async fn walk(ui: &mut Ui, launched: Instant, demo: &Demo, drive_dir: &Path) -> Result<(), String> {
+async fn walk(
+    ui: &mut Ui,
+    launched: Instant,
+    demo: &Demo,
+    drive_dir: &Path,
+    sas_token: &str,
+    locked_device: Option<&str>,
+) -> Result<(), String> {
     // Jobs screen (home), with no simulation banner: this is the real engine.
     ui.wait("jobs-screen").await;
     eprintln!("jobs screen interactive {:.2?} after the session was requested", launched.elapsed());
@@ -397,10 +519,25 @@ async fn walk(ui: &mut Ui, launched: Instant, demo: &Demo, drive_dir: &Path) -> 
     }
     ui.type_into("job-name", "Azurite export").await;
     ui.type_into("job-account", &demo.storage_account).await;
-    let wrong_key = format!("{}AAAA", &demo.secret[..demo.secret.len() - 6]) + "==";
-    ui.type_into("job-secret", &wrong_key).await;
     ui.click("job-advanced").await;
     ui.type_into("job-endpoint", &demo.endpoint).await;
+
+    // A bare SAS token does not name its container: the form asks for it, and the
+    // token joined with it reaches Azurite.
+    ui.click("job-auth-sas").await;
+    ui.type_into("job-secret", sas_token).await;
+    ui.type_into("job-container", "waimportexport").await;
+    ui.click("job-test").await;
+    ui.wait("job-test-ok").await;
+    ui.step_shot("wizard-job-sas-tested").await;
+
+    // Then the account key, the demo's way in; first a wrong one.
+    ui.click("job-auth-key").await;
+    if ui.driver.find(Ui::sel("job-container")).await.is_ok() {
+        return Err("the container field stays for an account key".into());
+    }
+    let wrong_key = format!("{}AAAA", &demo.secret[..demo.secret.len() - 6]) + "==";
+    clear_and_type(ui, "job-secret", &wrong_key).await?;
     ui.click("job-test").await;
     let err = ui.text("job-test-error").await;
     let lower = err.to_lowercase();
@@ -414,8 +551,34 @@ async fn walk(ui: &mut Ui, launched: Instant, demo: &Demo, drive_dir: &Path) -> 
     ui.step_shot("wizard-job-tested").await;
     ui.click("wizard-next").await;
 
-    // Drive step: the demo drive's folder.
+    // Drive step. First the detected locked BitLocker volume: the unlock step's key
+    // check names the mistyped group, and a well-formed wrong key is refused in words.
     ui.wait_attr("wizard", "data-step", "drive").await;
+    if let Some(device) = locked_device {
+        ui.click(&format!("detected-radio-{device}")).await;
+        ui.step_shot("wizard-drive-detected").await;
+        ui.click("wizard-next").await;
+        ui.wait_attr("wizard", "data-step", "unlock").await;
+        // Group 2 (111112) is not a multiple of 11.
+        ui.type_into("recovery-key", "111111-111112-111111-111111-111111-111111-111111-111111").await;
+        let hint = ui.text("key-hint").await;
+        if !hint.contains("Group 2") {
+            return Err(format!("a mistyped group 2 gives the hint {hint:?}"));
+        }
+        ui.step_shot("wizard-unlock-group-hint").await;
+        // Every group a multiple of 11: well-formed, but not this volume's key.
+        clear_and_type(ui, "recovery-key", "111111-111111-111111-111111-111111-111111-111111-111111").await?;
+        ui.click("unlock-button").await;
+        let refused = ui.text("unlock-error").await;
+        if !refused.contains("does not unlock this drive") {
+            return Err(format!("a wrong recovery key gives {refused:?}"));
+        }
+        ui.step_shot("wizard-unlock-wrong-key").await;
+        ui.click("wizard-back").await;
+        ui.wait_attr("wizard", "data-step", "drive").await;
+    }
+
+    // Then the demo drive's folder.
     ui.type_into("folder-path", &drive_dir.display().to_string()).await;
     ui.click("folder-use").await;
     ui.wait("manifest-found").await;
@@ -439,6 +602,9 @@ async fn walk(ui: &mut Ui, launched: Instant, demo: &Demo, drive_dir: &Path) -> 
     ui.step_shot("wizard-run").await;
     ui.wait_attr("wizard", "data-step", "result").await;
     ui.wait("result-ok").await;
+    // What the repair's verify pass found and the repair then fixed is not listed as
+    // still bad (it once was, beside "Still bad: 0").
+    ui.wait("result-none").await;
     ui.step_shot("wizard-result").await;
 
     // Back on the jobs screen, the drive reads "Repaired and verified".

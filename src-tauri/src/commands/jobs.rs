@@ -5,7 +5,6 @@ use crate::records::*;
 use crate::secrets::SecretStatus;
 use crate::validate::{self, usage};
 use crate::AppState;
-use engine::blobstore::{Credential, StorageConfig};
 use engine::secret::Secret;
 use serde::Deserialize;
 use tauri::State;
@@ -21,6 +20,9 @@ pub struct JobInput {
     pub auth: AuthKind,
     /// The account key or SAS; kept in memory, never in the job record.
     pub secret: String,
+    /// The container of a bare SAS token (a SAS URL names its own).
+    #[serde(default)]
+    pub container: Option<String>,
     pub remember: bool,
 }
 
@@ -70,6 +72,7 @@ pub async fn create_job(state: State<'_, AppState>, input: JobInput) -> CmdResul
     let account = validate::storage_account(&input.storage_account)?;
     let endpoint = validate::endpoint(input.endpoint.as_deref())?;
     let secret = validate::secret(input.auth, &input.secret)?;
+    let container = validate::sas_container(input.auth, &secret, input.container.as_deref())?;
     let now = now_ms();
     let job = JobRecord {
         id: new_job_id(),
@@ -77,6 +80,7 @@ pub async fn create_job(state: State<'_, AppState>, input: JobInput) -> CmdResul
         storage_account: account,
         endpoint,
         auth: input.auth,
+        container,
         remember_secret: input.remember,
         created: now,
         last_activity: now,
@@ -107,6 +111,7 @@ pub async fn ensure_local_job(state: State<'_, AppState>) -> CmdResult<JobRecord
         storage_account: String::new(),
         endpoint: None,
         auth: AuthKind::Key,
+        container: None,
         remember_secret: false,
         created: now,
         last_activity: now,
@@ -252,20 +257,16 @@ pub struct ConnectionInput {
     pub endpoint: Option<String>,
     pub auth: AuthKind,
     pub secret: String,
+    #[serde(default)]
+    pub container: Option<String>,
 }
 
 #[tauri::command]
 pub async fn test_connection(state: State<'_, AppState>, input: ConnectionInput) -> CmdResult<()> {
     let account = validate::storage_account(&input.storage_account)?;
     let endpoint = validate::endpoint(input.endpoint.as_deref())?;
-    let secret = Secret::new(validate::secret(input.auth, &input.secret)?);
-    let cfg = StorageConfig {
-        account,
-        endpoint,
-        credential: match input.auth {
-            AuthKind::Key => Credential::AccountKey(secret),
-            AuthKind::Sas => Credential::ContainerSas(secret),
-        },
-    };
+    let secret = validate::secret(input.auth, &input.secret)?;
+    let container = validate::sas_container(input.auth, &secret, input.container.as_deref())?;
+    let cfg = super::storage_config_of(account, endpoint, input.auth, Secret::new(secret), container.as_deref());
     state.engine.test_connection(cfg.clone()).await.map_err(|e| scrub(e, &cfg))
 }

@@ -2,7 +2,7 @@
 //! pause, resume, cancel, and the issues a run left.
 
 use super::{internal, storage_config, CmdResult};
-use crate::engine_ops::{RepairPlan, RunRequest};
+use crate::engine_ops::{RepairPlan, RunOutcome, RunRequest};
 use crate::records::*;
 use crate::reporter::{ForwardingReporter, ProgressMessage, UI_INTERVAL};
 use crate::validate::{self, usage};
@@ -174,6 +174,14 @@ pub async fn start_run(
         if let Some(mut w) = reporter.issues.lock().unwrap().take() {
             let _ = w.flush();
         }
+        // The file the result table reads holds what is still bad, not all that was
+        // found along the way.
+        if let Ok(RunOutcome { remaining: Some(remaining), .. }) = &result {
+            if let Err(e) = write_issues_file(&issues_path, remaining) {
+                eprintln!("could not write {}: {}", issues_path.display(), e.message);
+            }
+        }
+        let result = result.map(|o| o.summary);
         reporter.forward.flush();
         let has_issues = std::fs::metadata(&issues_path).is_ok_and(|m| m.len() > 0);
         let issues_file = has_issues.then(|| issues_path.display().to_string());
@@ -279,6 +287,17 @@ pub async fn read_issues(state: State<'_, AppState>, job_id: String, drive_id: S
         .map_err(|e| internal("reading issues", e))?
 }
 
+/// Writes issues as JSON lines, the form [`read_issues_file`] reads.
+pub fn write_issues_file(path: &std::path::Path, issues: &[ComponentIssue]) -> CmdResult<()> {
+    let io = |e: std::io::Error| crate::store::io_error("write", path, &e);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    for issue in issues {
+        serde_json::to_writer(&mut w, issue).map_err(|e| super::internal("issues file", e))?;
+        w.write_all(b"\n").map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
 pub fn read_issues_file(path: &std::path::Path) -> CmdResult<Vec<ComponentIssue>> {
     let f = std::fs::File::open(path).map_err(|e| crate::store::io_error("read", path, &e))?;
     let mut out = Vec::new();
@@ -302,7 +321,7 @@ pub fn read_issues_file(path: &std::path::Path) -> CmdResult<Vec<ComponentIssue>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::model::{BlobRef, Component, Problem};
+    use engine::model::{BlobRef, Component, Md5, Problem};
 
     #[test]
     fn issues_file_round_trips() {
@@ -320,5 +339,24 @@ mod tests {
         assert_eq!(v, vec![issue.clone(), issue]);
         std::fs::write(&p, "{oops\n").unwrap();
         assert_eq!(read_issues_file(&p).unwrap_err().kind, ErrorKind::MalformedInput);
+    }
+
+    /// The result table once listed a block that the repair's verify pass had found and
+    /// the repair had then fixed, beside "Still bad: 0".
+    #[test]
+    fn final_issues_replace_those_found_during_the_repair() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("issues.jsonl");
+        let found = |offset| ComponentIssue {
+            blob: BlobRef { path: "videos/clip.bin".into(), snapshot: None },
+            file_path: "\\videos\\clip.bin".into(),
+            component: Component::Block { offset, length: 4 << 20 },
+            problem: Problem::HashMismatch { expected: Md5([0; 16]), actual: Md5([1; 16]) },
+        };
+        write_issues_file(&p, &[found(0), found(4 << 20)]).unwrap();
+        write_issues_file(&p, &[found(4 << 20)]).unwrap();
+        assert_eq!(read_issues_file(&p).unwrap(), vec![found(4 << 20)]);
+        write_issues_file(&p, &[]).unwrap();
+        assert_eq!(read_issues_file(&p).unwrap(), vec![]);
     }
 }

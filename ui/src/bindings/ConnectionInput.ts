@@ -4,4 +4,4 @@ import type { AuthKind } from "./AuthKind";
 /**
  * The Job step's "Test connection", on the form as typed (before the job is saved).
  */
-export type ConnectionInput = { storage_account: string, endpoint: string | null, auth: AuthKind, secret: string, };
+export type ConnectionInput = { storage_account: string, endpoint: string | null, auth: AuthKind, secret: string, container: string | null, };

@@ -8,4 +8,8 @@ export type JobInput = { name: string, storage_account: string, endpoint: string
 /**
  * The account key or SAS; kept in memory, never in the job record.
  */
-secret: string, remember: boolean, };
+secret: string, 
+/**
+ * The container of a bare SAS token (a SAS URL names its own).
+ */
+container: string | null, remember: boolean, };

@@ -10,6 +10,11 @@ export type JobRecord = { id: string, name: string, storage_account: string,
  */
 endpoint: string | null, auth: AuthKind, 
 /**
+ * With a SAS token that does not name its container (not a full URL): the
+ * container it is for.
+ */
+container: string | null, 
+/**
  * The user asked to keep the secret in the OS credential store.
  */
 remember_secret: boolean, 

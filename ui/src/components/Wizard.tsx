@@ -9,7 +9,7 @@ import { ResultStep } from "../wizard/ResultStep";
 import { ReviewStep } from "../wizard/ReviewStep";
 import { RunStep, type RunOutcome } from "../wizard/RunStep";
 import { nextStep, previousStep, visibleSteps, type StepId, type WizardFacts, type WizardMode } from "../wizard/steps";
-import { emptyData, jobFormErrors, type WizardData } from "../wizard/types";
+import { emptyData, jobFormErrors, needsContainer, type WizardData } from "../wizard/types";
 import { UnlockStep } from "../wizard/UnlockStep";
 import { ErrorBar } from "./ErrorBar";
 import { Stepper } from "./Stepper";
@@ -138,6 +138,7 @@ export function Wizard({ start, onClose }: { start: WizardStart; onClose: () => 
           const created = await ipc.createJob({
             name: d.form.name.trim(), storage_account: d.form.account.trim(), endpoint: d.form.endpoint.trim() || null,
             auth: d.form.auth, secret: d.form.secret.trim(), remember: d.form.remember,
+            container: needsContainer(d.form) ? d.form.container.trim() : null,
           });
           if (created.secret.remember_error) setNotice(t("wizard.job.rememberFailed", { reason: created.secret.remember_error }));
           d = { ...d, job: created.job, secretOk: true, form: { ...d.form, secret: "" } };

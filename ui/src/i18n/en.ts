@@ -637,7 +637,9 @@ export const en = {
       key: "Account key",
       keyHint: "key1 or key2 from the storage account's Access keys blade.",
       sas: "Container SAS",
-      sasHint: "A SAS with read and list permission, e.g. ?sv=…&sig=…",
+      sasHint: "A SAS with read and list permission: paste the container's Blob SAS URL from the Azure portal (Generate SAS), or the SAS token (?sv=…&sig=…).",
+      container: "Container",
+      containerHint: "The container the SAS token is for (a SAS token does not name it). The copy logs are in its waimportexport/ folder.",
       advanced: "Advanced",
       endpoint: "Blob endpoint",
       endpointHint: "Leave empty for https://<account>.blob.core.windows.net.",
@@ -654,6 +656,7 @@ export const en = {
         account: "A storage account name has 3 to 24 lower-case letters and digits.",
         secret: "Enter the account key or SAS.",
         endpoint: "Enter a full address starting with https:// or http://.",
+        container: "A container name has 3 to 63 lower-case letters, digits and single hyphens.",
       },
     },
     drive: {
@@ -696,7 +699,7 @@ export const en = {
       groupLength: "Group {{group}} must have exactly 6 digits.",
     },
     copylog: {
-      intro: "The copy log says which files the service failed to copy. It is in the storage account, container waimportexport.",
+      intro: "The copy log says which files the service failed to copy. It is in the storage account: in the container waimportexport, or with a SAS in the waimportexport/ folder of its container.",
       find: "Find it in the storage account",
       finding: "Searching…",
       found: "Copy logs of drive {{id}}, newest first",

@@ -636,7 +636,9 @@ export const nl: Resources = {
       key: "Accountsleutel",
       keyHint: "key1 of key2 van de blade Toegangssleutels van het opslagaccount.",
       sas: "Container-SAS",
-      sasHint: "Een SAS met lees- en weergaverecht, bijv. ?sv=…&sig=…",
+      sasHint: "Een SAS met lees- en weergaverecht: plak de Blob SAS-URL van de container uit de Azure-portal (SAS genereren), of het SAS-token (?sv=…&sig=…).",
+      container: "Container",
+      containerHint: "De container waarvoor het SAS-token geldt (een SAS-token noemt die niet). De kopieerlogboeken staan in de map waimportexport/ ervan.",
       advanced: "Geavanceerd",
       endpoint: "Blob-eindpunt",
       endpointHint: "Laat leeg voor https://<account>.blob.core.windows.net.",
@@ -653,6 +655,7 @@ export const nl: Resources = {
         account: "Een opslagaccountnaam heeft 3 tot 24 kleine letters en cijfers.",
         secret: "Voer de accountsleutel of SAS in.",
         endpoint: "Voer een volledig adres in dat begint met https:// of http://.",
+        container: "Een containernaam heeft 3 tot 63 kleine letters, cijfers en enkele koppeltekens.",
       },
     },
     drive: {
@@ -695,7 +698,7 @@ export const nl: Resources = {
       groupLength: "Groep {{group}} moet precies 6 cijfers hebben.",
     },
     copylog: {
-      intro: "Het kopieerlogboek zegt welke bestanden de service niet kon kopiëren. Het staat in het opslagaccount, container waimportexport.",
+      intro: "Het kopieerlogboek zegt welke bestanden de service niet kon kopiëren. Het staat in het opslagaccount: in de container waimportexport, of met een SAS in de map waimportexport/ van de container ervan.",
       find: "Zoeken in het opslagaccount",
       finding: "Zoeken…",
       found: "Kopieerlogboeken van schijf {{id}}, nieuwste eerst",

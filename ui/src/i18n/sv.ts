@@ -636,7 +636,9 @@ export const sv: Resources = {
       key: "Kontonyckel",
       keyHint: "key1 eller key2 från lagringskontots blad Åtkomstnycklar.",
       sas: "Container-SAS",
-      sasHint: "En SAS med läs- och listbehörighet, t.ex. ?sv=…&sig=…",
+      sasHint: "En SAS med läs- och listbehörighet: klistra in containerns blob-SAS-URL från Azure-portalen (Generera SAS) eller SAS-token (?sv=…&sig=…).",
+      container: "Container",
+      containerHint: "Containern som SAS-token gäller (en SAS-token namnger den inte). Kopieringsloggarna ligger i dess mapp waimportexport/.",
       advanced: "Avancerat",
       endpoint: "Blob-slutpunkt",
       endpointHint: "Lämna tomt för https://<konto>.blob.core.windows.net.",
@@ -653,6 +655,7 @@ export const sv: Resources = {
         account: "Ett lagringskontonamn har 3 till 24 gemener och siffror.",
         secret: "Ange kontonyckeln eller SAS.",
         endpoint: "Ange en fullständig adress som börjar med https:// eller http://.",
+        container: "Ett containernamn har 3 till 63 gemener, siffror och enkla bindestreck.",
       },
     },
     drive: {
@@ -695,7 +698,7 @@ export const sv: Resources = {
       groupLength: "Grupp {{group}} måste ha exakt 6 siffror.",
     },
     copylog: {
-      intro: "Kopieringsloggen visar vilka filer tjänsten inte kunde kopiera. Den finns i lagringskontot, containern waimportexport.",
+      intro: "Kopieringsloggen visar vilka filer tjänsten inte kunde kopiera. Den finns i lagringskontot: i containern waimportexport, eller med en SAS i mappen waimportexport/ i dess container.",
       find: "Sök i lagringskontot",
       finding: "Söker…",
       found: "Kopieringsloggar för disk {{id}}, nyaste först",

@@ -7,7 +7,7 @@ import { JobsScreen, nextAction } from "../components/JobsScreen";
 import type { DriveRecord } from "../bindings/DriveRecord";
 
 const JOB = {
-  id: "j1", name: "March export", storage_account: "contosodata", endpoint: null, auth: "Key",
+  id: "j1", name: "March export", storage_account: "contosodata", endpoint: null, auth: "Key", container: null,
   remember_secret: false, created: 1, last_activity: 1_700_000_000_000, demo: true,
 };
 

@@ -10,7 +10,7 @@ import { checkRecoveryKey } from "../recoveryKey";
 
 const KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const JOB = {
-  id: "j1", name: "March export", storage_account: "contosodata", endpoint: null, auth: "Key",
+  id: "j1", name: "March export", storage_account: "contosodata", endpoint: null, auth: "Key", container: null,
   remember_secret: false, created: 1, last_activity: 1, demo: false,
 };
 
@@ -81,6 +81,31 @@ describe("repair wizard", () => {
     await user.click(screen.getByTestId("wizard-back"));
     expect(step()).toBe("job");
     expect(screen.getByTestId("job-existing")).toHaveTextContent("March export");
+  });
+
+  it("asks for the container of a bare SAS token, not of a SAS URL", async () => {
+    const user = userEvent.setup();
+    const calls = setup([UNLOCKED]);
+    renderWizard();
+    await user.type(screen.getByTestId("job-name"), "March export");
+    await user.type(screen.getByTestId("job-account"), "contosodata");
+    await user.click(screen.getByTestId("job-auth-sas"));
+    await user.click(screen.getByTestId("job-secret"));
+    await user.paste("https://contosodata.blob.core.windows.net/photos?sv=2022-11-02&sr=c&sp=rl&sig=abc");
+    expect(screen.queryByTestId("job-container")).not.toBeInTheDocument();
+
+    await user.clear(screen.getByTestId("job-secret"));
+    await user.paste("?sv=2022-11-02&sr=c&sp=rl&sig=abc");
+    expect(screen.getByTestId("job-container")).toBeInTheDocument();
+    await user.click(screen.getByTestId("wizard-next"));
+    expect(await screen.findByText(/A container name has 3 to 63/)).toBeInTheDocument();
+    expect(calls.some((c) => c.cmd === "create_job")).toBe(false);
+
+    await user.type(screen.getByTestId("job-container"), "photos");
+    await user.click(screen.getByTestId("wizard-next"));
+    await waitFor(() => expect(step()).toBe("drive"));
+    const create = calls.find((c) => c.cmd === "create_job")!;
+    expect(create.args.input).toMatchObject({ auth: "Sas", container: "photos", secret: "?sv=2022-11-02&sr=c&sp=rl&sig=abc" });
   });
 
   it("skips Unlock for an unlocked drive", async () => {

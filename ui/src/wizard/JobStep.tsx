@@ -6,7 +6,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ErrorBar } from "../components/ErrorBar";
 import { ipc, type ErrorInfo } from "../ipc";
-import { jobFormErrors, type Update, type WizardData } from "./types";
+import { jobFormErrors, needsContainer, type Update, type WizardData } from "./types";
 
 const useStyles = makeStyles({
   form: { display: "flex", flexDirection: "column", gap: tokens.spacingVerticalM, maxWidth: "560px" },
@@ -36,6 +36,7 @@ export function JobStep({ data, update, showErrors }: { data: WizardData; update
         endpoint: existing ? data.job!.endpoint : f.endpoint.trim() || null,
         auth: existing ? data.job!.auth : f.auth,
         secret: f.secret,
+        container: existing ? data.job!.container : needsContainer(f) ? f.container.trim() : null,
       });
       setTestResult("ok");
     } catch (e) {
@@ -83,6 +84,11 @@ export function JobStep({ data, update, showErrors }: { data: WizardData; update
       >
         <Input type="password" value={f.secret} onChange={(_, d) => set({ secret: d.value })} data-testid="job-secret" autoComplete="off" />
       </Field>
+      {!existing && needsContainer(f) && (
+        <Field label={t("wizard.job.container")} hint={t("wizard.job.containerHint")} required validationMessage={err("container")}>
+          <Input value={f.container} onChange={(_, d) => set({ container: d.value })} data-testid="job-container" autoComplete="off" spellCheck={false} />
+        </Field>
+      )}
       {!existing && (
         <Accordion collapsible>
           <AccordionItem value="advanced">

@@ -41,6 +41,15 @@ export function RunStep({ data, mode, onDone }: { data: WizardData; mode: Wizard
   const jobId = data.job?.id ?? "";
   const driveId = data.drive?.driveId ?? "";
 
+  // The issues reported along the way include damage that a repair then fixed; the
+  // run's issues file holds what is still bad.
+  const finished = async (summary: RunSummary) => {
+    const remaining = summary.issues_file
+      ? await ipc.readIssues(jobId, driveId).catch(() => issues.current)
+      : summary.components_failed > 0 ? issues.current : [];
+    onDone({ summary, error: null, issues: remaining });
+  };
+
   const start = async () => {
     setStarted(true);
     setError(null);
@@ -52,7 +61,7 @@ export function RunStep({ data, mode, onDone }: { data: WizardData; mode: Wizard
         case "Warning": setWarnings((w) => [...w, m.message]); break;
         case "Paused": setPaused(true); break;
         case "Resumed": setPaused(false); break;
-        case "Finished": onDone({ summary: m.summary, error: null, issues: issues.current }); break;
+        case "Finished": void finished(m.summary); break;
         case "Failed": onDone({ summary: null, error: m.error, issues: issues.current }); break;
         default: break;
       }

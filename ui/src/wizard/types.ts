@@ -23,6 +23,8 @@ export interface JobForm {
   auth: AuthKind;
   secret: string;
   endpoint: string;
+  /** The container a bare SAS token is for (a SAS URL names its own). */
+  container: string;
   remember: boolean;
 }
 
@@ -44,7 +46,7 @@ export interface WizardData {
   issues: ComponentIssue[];
 }
 
-export const emptyForm: JobForm = { name: "", account: "", auth: "Key", secret: "", endpoint: "", remember: false };
+export const emptyForm: JobForm = { name: "", account: "", auth: "Key", secret: "", endpoint: "", container: "", remember: false };
 
 export function emptyData(): WizardData {
   return {
@@ -64,5 +66,16 @@ export function jobFormErrors(f: JobForm, needSecretOnly: boolean): Partial<Reco
     if (f.endpoint.trim() && !/^https?:\/\/[^\s/?#]+/.test(f.endpoint.trim())) e.endpoint = "wizard.job.errors.endpoint";
   }
   if (!f.secret.trim()) e.secret = "wizard.job.errors.secret";
+  else if (!needSecretOnly && needsContainer(f) && !isContainerName(f.container.trim())) e.container = "wizard.job.errors.container";
   return e;
+}
+
+/** A SAS token (not a URL) does not name its container, so the form asks for it. */
+export function needsContainer(f: Pick<JobForm, "auth" | "secret">): boolean {
+  return f.auth === "Sas" && f.secret.trim() !== "" && !/^https?:\/\//i.test(f.secret.trim());
+}
+
+/** Azure's container names: 3–63 lower-case letters, digits and single hyphens, or `$root`. */
+export function isContainerName(c: string): boolean {
+  return c === "$root" || (/^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$/.test(c) && c.length >= 3 && c.length <= 63);
 }
