@@ -23,6 +23,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::proxy::{FaultProxy, Faults};
 use thirtyfour::prelude::*;
 
 fn root() -> PathBuf {
@@ -279,6 +280,17 @@ impl Ui {
         self.wait(id).await.text().await.unwrap_or_default()
     }
 
+    /// The DOM's text of the element, read in the page (WebKitWebDriver's rendered text
+    /// came back empty for the run step's buttons while they were re-rendering).
+    async fn text_content(&self, id: &str) -> String {
+        let e = self.wait(id).await;
+        let r = self
+            .driver
+            .execute("return arguments[0].textContent;", vec![e.to_json().unwrap()])
+            .await;
+        r.ok().and_then(|v| v.json().as_str().map(str::to_string)).unwrap_or_default()
+    }
+
     /// Screenshots come from the X server (ImageMagick's `import`): WebKitWebDriver's
     /// own screenshot command hangs under Xvfb without a GPU.
     async fn shot(&self, name: &str) {
@@ -355,7 +367,6 @@ struct DemoDrive {
 #[derive(serde::Deserialize)]
 struct Demo {
     storage_account: String,
-    endpoint: String,
     secret: String,
     drives: Vec<DemoDrive>,
 }
@@ -390,6 +401,7 @@ async fn real_window_repair_against_azurite() {
     let before = verify(&drive_dir, &manifest);
     assert!(before > 0, "the demo drive should start damaged");
 
+    let proxy = FaultProxy::start(azurite.socket_addr(), Faults::default()).expect("proxy in front of Azurite");
     let locked = LockedVolume::attach();
     // A read-and-list SAS token (no `?`, no URL) for the copy logs' container.
     let sas_token = match azurite.config_with_sas("waimportexport").credential {
@@ -447,7 +459,7 @@ async fn real_window_repair_against_azurite() {
     };
     let mut ui = Ui { driver, shots, display: display.clone(), n: 0, contrast: Contrast::default() };
 
-    let result = walk(&mut ui, launched, &demo, &drive_dir, &sas_token, locked.as_ref().map(|v| v.device.as_str())).await;
+    let result = walk(&mut ui, launched, &demo, &drive_dir, &proxy, &sas_token, locked.as_ref().map(|v| v.device.as_str())).await;
     if result.is_err() {
         ui.shot("failure").await;
     }
@@ -495,6 +507,7 @@ async fn walk(
     launched: Instant,
     demo: &Demo,
     drive_dir: &Path,
+    proxy: &FaultProxy,
     sas_token: &str,
     locked_device: Option<&str>,
 ) -> Result<(), String> {
@@ -520,7 +533,8 @@ async fn walk(
     ui.type_into("job-name", "Azurite export").await;
     ui.type_into("job-account", &demo.storage_account).await;
     ui.click("job-advanced").await;
-    ui.type_into("job-endpoint", &demo.endpoint).await;
+    // Through a pass-through proxy in front of Azurite, which can slow the network down.
+    ui.type_into("job-endpoint", &proxy.endpoint()).await;
 
     // A bare SAS token does not name its container: the form asks for it, and the
     // token joined with it reaches Azurite.
@@ -597,9 +611,33 @@ async fn walk(
     ui.wait_attr("wizard", "data-step", "review").await;
     ui.wait("plan").await;
     ui.step_shot("wizard-review").await;
+    // A slow network (256 KiB/s per connection), so that the repair can be watched
+    // and paused: live progress, Pause, then Resume at full speed.
+    proxy.set_faults(Faults { body_bytes_per_second: 256 * 1024, ..Faults::default() });
     ui.click("wizard-next").await;
     ui.wait_attr("wizard", "data-step", "run").await;
+    ui.wait("run-current-file").await;
+    // A file being fetched, for the screenshot (the phases with little to do pass quickly).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ui.text_content("run-current-file").await.starts_with('—') && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     ui.step_shot("wizard-run").await;
+    ui.click("run-pause").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let label = ui.text_content("run-pause").await;
+        if label.contains("Resume") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("after Pause, the button reads {label:?}, not Resume"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ui.step_shot("wizard-run-paused").await;
+    proxy.set_faults(Faults::default());
+    ui.click("run-pause").await;
     ui.wait_attr("wizard", "data-step", "result").await;
     ui.wait("result-ok").await;
     // What the repair's verify pass found and the repair then fixed is not listed as

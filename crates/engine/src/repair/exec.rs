@@ -901,6 +901,9 @@ impl<'c, 'a, S: BlobStore> RangeReader<'c, 'a, S> {
                     // More than asked for is cut off; the hashes judge what is kept.
                     let chunk = if chunk.len() > room { chunk.slice(..room) } else { chunk };
                     self.pos += chunk.len() as u64;
+                    // Bytes count when their range is checked, but the snapshot (phase,
+                    // current file, rate) still goes out while a long range arrives.
+                    self.cx.tracker.tick();
                     return Ok(Some(chunk));
                 }
                 Some(Err(e)) => self.restart(e).await?,
