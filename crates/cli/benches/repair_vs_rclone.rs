@@ -47,9 +47,12 @@
 //! the bench profile, which inherits `release`); DRIVEREPAIR_BIN overrides it.
 
 use engine::model::BlobType;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{driverepair_bin, env_u64, load_average, median};
 use testkit::azurite::Azurite;
 use testkit::generator::{
     apply_damage, sample_blobs, write_copy_log, write_drive, Damage, GeneratedDrive, Scale, Truth, MIB,
@@ -58,28 +61,6 @@ use testkit::generator::{
 const DRIVE_ID: &str = "BENCH-REPAIR-1";
 /// rclone's median time over ours.
 const TARGET_RATIO: f64 = 1.1;
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-fn driverepair_bin() -> PathBuf {
-    std::env::var_os("DRIVEREPAIR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_driverepair")))
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn median<T: Copy + PartialOrd>(v: &[T]) -> T {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 /// CPU seconds (user + system) of the children waited for so far (Linux; 0 elsewhere).
 fn children_cpu() -> f64 {

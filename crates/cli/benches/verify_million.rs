@@ -26,34 +26,15 @@
 //! the bench profile, which inherits `release`); DRIVEREPAIR_BIN overrides it. Linux
 //! only (the peak RSS comes from `wait4`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{driverepair_bin, env_u64, load_average, median};
 
 const DRIVE_ID: &str = "BENCH-MILLION-1";
 const TARGET_PEAK_MIB: f64 = 100.0;
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-fn driverepair_bin() -> PathBuf {
-    std::env::var_os("DRIVEREPAIR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_driverepair")))
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn median<T: Copy + PartialOrd>(v: &[T]) -> T {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 /// Exit code and peak RSS (MiB) of a finished child, reaped with `wait4`.
 fn wait_with_peak_rss(child: std::process::Child) -> (i32, f64) {
