@@ -134,12 +134,7 @@ impl EngineOps for RealEngine {
             // The commands join a bare SAS token with its container, so a container SAS
             // always names one here; without it, nothing could be listed.
             if matches!(cfg.credential, Credential::ContainerSas(_)) && store.sas_container().is_none() {
-                return Err(ErrorInfo {
-                    kind: ErrorKind::Usage,
-                    message: "A SAS token alone does not say which container it is for: paste the container's \
-                              Blob SAS URL, or type the container's name."
-                        .into(),
-                });
+                return Err(crate::validate::usage(crate::validate::SAS_NEEDS_CONTAINER));
             }
             store.check_access().await.map_err(|e| info(&EngineError::Storage(e)))
         })

@@ -92,6 +92,16 @@ pub fn secret(kind: crate::records::AuthKind, s: &str) -> Result<String, ErrorIn
     Ok(s.to_string())
 }
 
+/// What to do about a SAS token given without its container.
+pub const SAS_NEEDS_CONTAINER: &str = "A SAS token alone does not say which container it is for: paste the \
+     container's Blob SAS URL from the Azure portal instead, or type the container's name.";
+
+/// A SAS given as a full URL (which names its container), not as a bare token.
+pub fn is_sas_url(secret: &str) -> bool {
+    let lower = secret.trim().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
 /// The container a bare SAS token is for. A SAS token (`?sv=…&sig=…`) does not name its
 /// container, and the copy logs are found in it, so it is asked for; a full SAS URL
 /// names it already and needs nothing more. `None` for an account key or a SAS URL.
@@ -100,18 +110,11 @@ pub fn sas_container(
     secret: &str,
     container: Option<&str>,
 ) -> Result<Option<String>, ErrorInfo> {
-    let is_url = {
-        let lower = secret.trim().to_ascii_lowercase();
-        lower.starts_with("https://") || lower.starts_with("http://")
-    };
-    if kind == crate::records::AuthKind::Key || is_url {
+    if kind == crate::records::AuthKind::Key || is_sas_url(secret) {
         return Ok(None);
     }
     let Some(c) = container.map(str::trim).filter(|c| !c.is_empty()) else {
-        return Err(usage(
-            "A SAS token alone does not say which container it is for: paste the container's Blob SAS URL \
-             from the Azure portal instead, or type the container's name.",
-        ));
+        return Err(usage(SAS_NEEDS_CONTAINER));
     };
     // Azure's rule: 3–63 lower-case letters, digits and single hyphens, starting and
     // ending with a letter or digit; `$root` is the account's root container.

@@ -47,16 +47,18 @@ pub(crate) fn storage_config_of(
     secret: Secret,
     container: Option<&str>,
 ) -> StorageConfig {
-    // The credential is filled in below, once the endpoint URL (for a SAS URL) is known.
-    let mut cfg = StorageConfig { account, endpoint, credential: Credential::AccountKey(Secret::new(String::new())) };
-    cfg.credential = match (auth, container) {
-        (crate::records::AuthKind::Key, _) => Credential::AccountKey(secret),
-        (crate::records::AuthKind::Sas, Some(c)) if !secret.expose().trim().to_ascii_lowercase().starts_with("http") => {
-            let token = secret.expose().trim().trim_start_matches('?');
-            Credential::ContainerSas(Secret::new(format!("{}/{c}?{token}", cfg.endpoint_url())))
-        }
-        (crate::records::AuthKind::Sas, _) => Credential::ContainerSas(secret),
+    let credential = match auth {
+        crate::records::AuthKind::Key => Credential::AccountKey(secret),
+        crate::records::AuthKind::Sas => Credential::ContainerSas(secret),
     };
+    let mut cfg = StorageConfig { account, endpoint, credential };
+    if let (Credential::ContainerSas(token), Some(c)) = (&cfg.credential, container) {
+        if !crate::validate::is_sas_url(token.expose()) {
+            let token = token.expose().trim().trim_start_matches('?');
+            let url = format!("{}/{c}?{token}", cfg.endpoint_url());
+            cfg.credential = Credential::ContainerSas(Secret::new(url));
+        }
+    }
     cfg
 }
 
