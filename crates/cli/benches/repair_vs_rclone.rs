@@ -15,9 +15,9 @@
 //! first, after one untimed run of each:
 //! - ours: `driverepair RepairExport` with a fresh repair file, the copy log and the
 //!   manifest. It downloads the blob (4 requests of 256 MiB), checks every block's MD5
-//!   against the manifest by reading it back from the partial file, fsyncs, renames it
-//!   into place and verifies the rest of the drive: the whole command is timed,
-//!   process start included.
+//!   against the manifest in the buffers it writes (whole pages with O_DIRECT), fsyncs,
+//!   renames it into place and verifies the rest of the drive: the whole command is
+//!   timed, process start included.
 //! - peer: `rclone copyto az:<container>/<blob> <file>` followed by `sync <file>`
 //!   (an fsync of that file), so both sides include durability. rclone 1.60 downloads
 //!   a file this big in 4 streams of 256 MiB and then does not check its MD5 ("Src

@@ -10,9 +10,10 @@
 //! 2. **Fetching** the pending units (see below).
 //! 3. With a manifest, **Verifying** the whole drive, adding every component found
 //!    bad as a unit, and **Fetching** again. The blocks of blobs downloaded whole and
-//!    read back in step 2 were just hashed on the drive and are not hashed again.
-//! 4. **Rechecking**: every range written in this run and not yet read back is read
-//!    back from the drive and hashed once more.
+//!    checked in batches in step 2 were hashed in the very buffers written to the
+//!    drive, and are not hashed again.
+//! 4. **Rechecking**: every other range written in this run is read back from the
+//!    drive and hashed once more.
 //!
 //! Rules the executor keeps:
 //! - Only verified bytes are written: each component's MD5 is checked against the
@@ -22,11 +23,11 @@
 //!   checked at all is not written.
 //! - Whole blobs stream into `.<name>.driverepair-partial` beside the target (a few
 //!   large requests in flight), are fsynced and then renamed over the target once
-//!   every byte is checked. With the manifest's hashes, each block is read back from
-//!   the partial file and hashed on a hashing thread as soon as it is written (the
-//!   check and the read-back in one pass, see `repair/readback.rs`); a bad one is
-//!   fetched again on its own, hashed as it arrives. A page blob fetches only its
-//!   listed ranges.
+//!   every byte is checked. With the manifest's hashes, the blocks gather in batches
+//!   of about 8 MiB that are hashed in lanes on the blocking pool and then written,
+//!   their whole pages past the page cache (`repair/inline.rs`, `repair/direct.rs`);
+//!   a bad block is fetched again on its own, hashed as it arrives. A page blob
+//!   fetches only its listed ranges.
 //! - Before patching, the blob's current properties are compared with the export's
 //!   (copy log `LastModified`, the drive's properties-file `Etag`, the length). A
 //!   changed blob is not patched: the units fail with `BlobChanged` and advice; with
@@ -36,19 +37,20 @@
 //!   happen to match the manifest's hash.
 //! - At most `concurrency` requests are in flight; memory is bounded by the fetch
 //!   groups (about 8 MiB each), the 4 MiB write buffers of streamed fetches (two per
-//!   request), and the hashing buffers of at most two read-back downloads (48 MiB
-//!   each; further whole blobs hash as the bytes arrive and are read back in the
-//!   recheck).
+//!   request), and the batch buffers of at most two batched downloads (two of 8 MiB
+//!   per request, 64 MiB each; further whole blobs hash as the bytes arrive and are
+//!   read back in the recheck).
 //! - A 403 or an unreachable account before anything was written ends the run with
 //!   that error, the drive untouched. After that, failures fail only their unit.
 //! - Nothing is written outside the target directory: every path goes through
 //!   `map_file_path` and `ensure_no_symlink_escape` right before it is written.
 //! - Cancelling leaves the repair file consistent; the next run resumes.
 
+mod direct;
 mod exec;
 mod fsio;
+mod inline;
 mod inputs;
-mod readback;
 #[cfg(test)]
 mod tests;
 
@@ -326,10 +328,10 @@ pub(crate) async fn execute<S: BlobStore>(
     fetch_pending(&cx, inputs, &mut rf, &mut rec).await?;
 
     if inputs.has_manifest() && !rf.phase_done(RunPhase::Verified)? {
-        let hashed = std::mem::take(&mut rec.hashed_on_drive);
+        let hashed = std::mem::take(&mut rec.all_ranges_hashed);
         if !hashed.is_empty() {
             log.info(format!(
-                "verification: the blocks of {} blob(s) were hashed on the drive in this run and are not hashed again",
+                "verification: the blocks of {} blob(s) were hashed in this run (in the buffers written, or on the drive) and are not hashed again",
                 hashed.len()
             ));
         }
@@ -422,8 +424,8 @@ struct Recorder {
     last_flush: Option<Instant>,
     /// Written in this run, with the ranges to read back in the recheck.
     written: Vec<(Unit, Vec<crate::model::Range>)>,
-    /// Blobs whose every manifest range was hashed on the drive in this run.
-    hashed_on_drive: HashSet<BlobRef>,
+    /// Blobs whose every manifest range was hashed and matched in this run.
+    all_ranges_hashed: HashSet<BlobRef>,
     regenerated: Vec<ComponentIssue>,
 }
 
@@ -434,9 +436,9 @@ impl Recorder {
     fn record<S: BlobStore>(&mut self, cx: &Cx<'_, S>, rf: &mut RepairFile, o: Outcome) -> Result<()> {
         let c = &cx.tracker.counters;
         match o {
-            Outcome::Done { unit, how, bytes, recheck, hashed_on_drive } => {
-                if hashed_on_drive {
-                    self.hashed_on_drive.insert(unit.blob.clone());
+            Outcome::Done { unit, how, bytes, recheck, all_ranges_hashed } => {
+                if all_ranges_hashed {
+                    self.all_ranges_hashed.insert(unit.blob.clone());
                 }
                 c.add_done(1);
                 if unit.kind() != UnitKind::WholeBlob {

@@ -3,14 +3,15 @@
 //! metadata file. Items never touch the repair file; they return [`Outcome`]s that
 //! the run loop records.
 
+use super::direct::AlignedBuf;
 use super::fsio::{create_parent_dirs, read_small, write_atomically, PosFile, TempFile};
-use super::readback::ReadBack;
+use super::inline::{batches, check_then_write, Batch, BATCH_BYTES, MAX_BATCHED_RANGE};
 use super::RepairOptions;
 use crate::blobstore::retry::with_retry;
 use crate::blobstore::{BlobProperties, BlobStore};
 use crate::error::StorageError;
 use crate::log::RunLog;
-use crate::model::{BlobRef, BlobType, Component, ComponentIssue, ManifestBlob, Md5, Problem, Range};
+use crate::model::{BlobRef, BlobType, Component, ManifestBlob, Md5, Problem, Range};
 use crate::paths::{ensure_no_symlink_escape, map_file_path};
 use crate::plan::{coalesce, plan_whole_blob, FetchGroup, Segment, Unit, COALESCE_TARGET, MAX_BUFFERED_COMPONENT, SERVICE_MD5_MAX};
 use crate::progress::{CancelToken, ProgressTracker};
@@ -32,9 +33,9 @@ const MAX_STREAM_RESTARTS: u32 = 5;
 /// Writes of a streamed fetch are gathered to this size.
 const WRITE_CHUNK: usize = 4 << 20;
 
-/// Whole-blob downloads checked by reading back at once. Each holds up to 48 MiB of
-/// hashing buffers; two of them keep the requests busy (four each).
-const READBACK_SLOTS: usize = 2;
+/// Whole-blob downloads checked in batches at once (`inline.rs`). Each holds up to
+/// 64 MiB of batch buffers; two of them keep the requests busy (four each).
+const BATCHED_SLOTS: usize = 2;
 
 /// Run-wide counters.
 #[derive(Default)]
@@ -65,10 +66,10 @@ pub(crate) enum Outcome {
         bytes: u64,
         /// Ranges whose hash the recheck reads back from the drive.
         recheck: Vec<Range>,
-        /// Every range the manifest lists for the blob was hashed from the drive in this
-        /// run and matched (read back after it was written, or found already good), so
-        /// the verification need not hash them again.
-        hashed_on_drive: bool,
+        /// Every range the manifest lists for the blob was hashed in this run and
+        /// matched (in the very buffers written to the drive, or found already good on
+        /// it), so the verification need not hash them again.
+        all_ranges_hashed: bool,
     },
     Failed {
         unit: Unit,
@@ -130,9 +131,9 @@ pub(crate) struct Cx<'a, S: BlobStore> {
     pub log: &'a RunLog,
     /// Bounds the requests in flight.
     pub requests: Semaphore,
-    /// Whole-blob downloads whose blocks are read back as they are written, at most
-    /// [`READBACK_SLOTS`] at a time.
-    pub readback_slots: Semaphore,
+    /// Whole-blob downloads whose blocks are checked in batches as they are written,
+    /// at most [`BATCHED_SLOTS`] at a time.
+    pub batched_slots: Semaphore,
     /// Set once anything in the target directory was changed: a 403 before that aborts
     /// the run (the drive untouched), after it only fails the unit.
     pub written_any: AtomicBool,
@@ -156,7 +157,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             cancel,
             log,
             requests: Semaphore::new(opts.concurrency.max(1)),
-            readback_slots: Semaphore::new(READBACK_SLOTS),
+            batched_slots: Semaphore::new(BATCHED_SLOTS),
             written_any: AtomicBool::new(false),
             stats: Stats::default(),
         }
@@ -232,7 +233,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                                 how: DoneHow::AlreadyGood,
                                 bytes: 0,
                                 recheck: vec![],
-                                hashed_on_drive: true,
+                                all_ranges_hashed: true,
                             }]);
                         }
                     }
@@ -243,7 +244,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                         how: if refetch { DoneHow::RefetchedChanged } else { DoneHow::Fetched },
                         bytes: w.bytes,
                         recheck: w.recheck,
-                        hashed_on_drive: w.read_back,
+                        all_ranges_hashed: w.all_checked,
                     }]),
                     Err(e) => self.failed_all(vec![unit], e),
                 }
@@ -252,7 +253,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 let unit = *unit;
                 self.tracker.set_current_file(Some(unit.written_path()));
                 match self.regenerate(&unit, props.map(|p| *p)).await {
-                    Ok(how) => Ok(vec![Outcome::Done { unit, how, bytes: 0, recheck: vec![], hashed_on_drive: false }]),
+                    Ok(how) => Ok(vec![Outcome::Done { unit, how, bytes: 0, recheck: vec![], all_ranges_hashed: false }]),
                     Err(e) => self.failed_all(vec![unit], e),
                 }
             }
@@ -325,7 +326,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                     Stats::add(&self.stats.checked, 1);
                     if actual == expected {
                         self.log.info(format!("{} {}: already good on the drive (MD5 {actual})", u.file_path, u.component));
-                        out.push(Outcome::Done { unit: u, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![], hashed_on_drive: false });
+                        out.push(Outcome::Done { unit: u, how: DoneHow::AlreadyGood, bytes: 0, recheck: vec![], all_ranges_hashed: false });
                         continue;
                     }
                 }
@@ -393,7 +394,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             let (offset, length) = u.range().expect("range unit");
             Stats::add(&self.stats.bytes_verified, length);
             let recheck = vec![Range { offset, length, hash: u.expected }];
-            out.push(Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, hashed_on_drive: false });
+            out.push(Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, all_ranges_hashed: false });
         }
         Ok(out)
     }
@@ -408,7 +409,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             file.write_at(bytes, offset).await?;
             self.wrote();
             file.sync().await?;
-            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck: vec![], hashed_on_drive: false }
+            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck: vec![], all_ranges_hashed: false }
         } else {
             let spill = TempFile::beside(&target, "driverepair-range");
             let sf = PosFile::create_sized(spill.path(), length).await?;
@@ -432,7 +433,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             file.sync().await?;
             Stats::add(&self.stats.bytes_verified, length);
             let recheck = u.expected.map(|h| vec![Range { offset, length, hash: Some(h) }]).unwrap_or_default();
-            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, hashed_on_drive: false }
+            Outcome::Done { unit: u, how: DoneHow::Fetched, bytes: length, recheck, all_ranges_hashed: false }
         };
         Ok(vec![outcome])
     }
@@ -595,10 +596,11 @@ impl<'a, S: BlobStore> Cx<'a, S> {
 
     /// Downloads a blob into `.<name>.driverepair-partial` beside the target, fsyncs it
     /// and renames it over the target once every byte is checked. With the manifest's
-    /// hashes, the blocks are read back from the partial file and hashed as soon as they
-    /// are written ([`ReadBack`]); a bad one is fetched again on its own and checked as
-    /// it arrives. Returns the bytes fetched, the ranges to recheck (those not read
-    /// back), and whether every manifest range was read back and matched.
+    /// hashes, the blocks are checked in batches in the buffers that are written
+    /// (`inline.rs`), with the whole pages written past the page cache (`direct.rs`); a
+    /// bad block is fetched again on its own and checked as it arrives. Returns the
+    /// bytes fetched, the ranges to recheck (those not checked in batches), and whether
+    /// every manifest range was checked in batches and matched.
     async fn fetch_whole(
         &self,
         unit: &Unit,
@@ -624,56 +626,61 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         create_parent_dirs(&path).await?;
         ensure_no_symlink_escape(self.target, &path)?;
         let tmp = TempFile::beside(&path, "driverepair-partial");
-        let file = PosFile::create_sized(tmp.path(), length).await?;
+        let mut file = PosFile::create_sized(tmp.path(), length).await?;
+        let checks: Vec<Range> = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
+        // Batches need a free slot (they bound the memory of the buffers) and ranges
+        // small enough to buffer; otherwise the blocks are hashed as they arrive and
+        // read back in the recheck.
+        let batchable = !checks.is_empty() && checks.iter().all(|r| r.length <= MAX_BATCHED_RANGE);
+        let slot = if batchable { self.batched_slots.try_acquire().ok() } else { None };
+        let direct = slot.is_some() && file.open_direct().await;
         self.log.info(format!(
-            "{}: fetching {} ({length} bytes, {} requests) into {}",
+            "{}: fetching {} ({length} bytes, {} requests{}) into {}",
             unit.file_path,
             unit.blob,
             plan.segments.len(),
+            if direct { ", written past the page cache" } else { "" },
             tmp.path().display()
         ));
-        let checks: Vec<Range> = plan.segments.iter().flat_map(|s| s.checks.iter().copied()).collect();
-        // Reading back needs a free slot (they bound the memory of the hashing buffers);
-        // without one the blocks are hashed as they arrive and read back in the recheck.
-        // Declared after `tmp`, so dropped before it: the thread lets go of the file first.
-        let readback = match (checks.is_empty(), self.readback_slots.try_acquire()) {
-            (false, Ok(slot)) => Some((ReadBack::start(tmp.path(), length, blob_type)?, slot)),
-            _ => None,
-        };
         let in_flight = self.opts.concurrency.clamp(1, 4);
-        let (blob, file_ref, rb) = (&unit.blob, &file, readback.as_ref().map(|(rb, _)| rb));
+        let (blob, file_ref, batched) = (&unit.blob, &file, slot.is_some());
         // Owned segments: a closure over references here would make the run's future
         // lose `Send` (a higher-ranked lifetime limitation of the compiler).
         let mut segments = futures::stream::iter(plan.segments)
-            .map(move |seg| self.fetch_segment(blob, file_ref, seg, rb))
+            .map(move |seg| self.fetch_segment(blob, file_ref, seg, batched))
             .buffer_unordered(in_flight);
         let mut fetched = 0;
+        let mut bad = Vec::new();
         while let Some(r) = segments.next().await {
-            fetched += r?;
+            let (n, mut b) = r?;
+            fetched += n;
+            bad.append(&mut b);
         }
         drop(segments);
         let mut recheck = Vec::new();
-        if let Some((rb, _slot)) = readback {
-            let bad = Self::bad_ranges(tmp.path(), &checks, rb.finish().await?)?;
-            let bad_bytes: u64 = bad.iter().map(|r| r.length).sum();
+        if slot.is_some() {
+            bad.sort_by_key(|(r, _)| r.offset);
+            let bad_bytes: u64 = bad.iter().map(|(r, _)| r.length).sum();
             Stats::add(&self.stats.checked, (checks.len() - bad.len()) as u64);
             Stats::add(&self.stats.bytes_verified, checks.iter().map(|r| r.length).sum::<u64>() - bad_bytes);
+            let bad: Vec<Range> = bad.into_iter().map(|(r, _)| r).collect();
             for group in group_ranges(&bad, self.opts.whole_blob_range) {
                 let (offset, len) = (group[0].offset, group.iter().map(|r| r.length).sum::<u64>());
                 self.log.warn(format!(
-                    "{}: {} block(s) at {offset} (+{len}) did not match the manifest when read back; \
+                    "{}: {} block(s) at {offset} (+{len}) did not match the manifest as they arrived; \
                      fetching them again",
                     unit.file_path,
                     group.len()
                 ));
                 self.stream_checked(blob, &file, offset, len, &group, 0, false).await?;
                 fetched += len;
-                // Checked as they arrived, not read back: the recheck reads them.
+                // Checked once, as they arrived: the recheck reads them from the drive.
                 recheck.extend(group);
             }
         } else {
             recheck = checks.clone();
         }
+        drop(slot);
         if let Some(expected) = plan.whole_md5 {
             let actual = file.md5_of(0, length).await?;
             if actual != expected {
@@ -687,44 +694,22 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         tmp.commit(&path).await?;
         self.wrote();
         // `checks` come from the manifest only when not refetching.
-        let read_back = !checks.is_empty() && recheck.is_empty();
-        Ok(WholeFetched { bytes: fetched, recheck, read_back })
+        let all_checked = !checks.is_empty() && recheck.is_empty();
+        Ok(WholeFetched { bytes: fetched, recheck, all_checked })
     }
 
-    /// The checked ranges the read-back found bad. An issue that is not about one of
-    /// them (the partial file vanished or shrank) fails the download.
-    fn bad_ranges(partial: &Path, checks: &[Range], issues: Vec<ComponentIssue>) -> Result<Vec<Range>, FetchError> {
-        let mut bad = Vec::new();
-        for issue in issues {
-            let range = match (&issue.component, &issue.problem) {
-                (
-                    Component::Block { offset, .. } | Component::PageRange { offset, .. },
-                    Problem::HashMismatch { .. },
-                ) => checks.iter().find(|r| r.offset == *offset),
-                _ => None,
-            };
-            match range {
-                Some(r) => bad.push(*r),
-                None => {
-                    let detail = format!("reading it back failed: {}: {}", issue.component, issue.problem);
-                    return Err(FetchError::Local(EngineError::io("check", partial, std::io::Error::other(detail))));
-                }
-            }
-        }
-        bad.sort_by_key(|r| r.offset);
-        Ok(bad)
-    }
-
+    /// Fetches one segment of a whole blob; returns its length and, when `batched`, the
+    /// ranges that did not match (with their MD5). Otherwise a bad range fails it.
     async fn fetch_segment(
         &self,
         blob: &BlobRef,
         file: &PosFile,
         seg: Segment,
-        readback: Option<&ReadBack>,
-    ) -> Result<u64, FetchError> {
-        if let (Some(rb), false, false) = (readback, seg.service_md5, seg.checks.is_empty()) {
-            self.stream_to_file(blob, file, &seg, rb).await?;
-            return Ok(seg.length);
+        batched: bool,
+    ) -> Result<(u64, Vec<(Range, Md5)>), FetchError> {
+        if batched && !seg.service_md5 && !seg.checks.is_empty() {
+            let bad = self.stream_batched(blob, file, &seg).await?;
+            return Ok((seg.length, bad));
         }
         let mut tries = 0;
         loop {
@@ -741,63 +726,77 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 self.stream_checked(blob, file, seg.offset, seg.length, &seg.checks, 0, true).await
             };
             match r {
-                Ok(()) => return Ok(seg.length),
+                Ok(()) => return Ok((seg.length, Vec::new())),
                 Err(FetchError::Mismatch { .. }) if tries < 2 => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// Streams a segment into the file without hashing it: writes of [`WRITE_CHUNK`]
-    /// go to the blocking pool while the next bytes arrive (one write in flight), and
-    /// each checked range is handed to `readback` once its bytes are written.
-    async fn stream_to_file(
-        &self,
-        blob: &BlobRef,
-        out: &PosFile,
-        seg: &Segment,
-        readback: &ReadBack,
-    ) -> Result<(), FetchError> {
+    /// Streams a segment into the file in batches of whole ranges (`inline.rs`): while
+    /// one batch is hashed and written on the blocking pool, the next arrives in a
+    /// second buffer. Returns the ranges whose MD5 did not match.
+    async fn stream_batched(&self, blob: &BlobRef, out: &PosFile, seg: &Segment) -> Result<Vec<(Range, Md5)>, FetchError> {
+        let batches = batches(&seg.checks, BATCH_BYTES);
+        let cap = batches.iter().map(|b| b.length).max().unwrap_or(0) as usize;
         let mut reader = RangeReader::open(self, blob, seg.offset, seg.length).await;
-        let cap = WRITE_CHUNK.min(seg.length as usize);
-        let mut pending: Vec<u8> = Vec::with_capacity(cap);
-        let mut spare: Option<Vec<u8>> = None;
-        let mut pending_at = seg.offset;
-        let mut writing = None;
-        let mut checks = seg.checks.iter().peekable();
-        // Hands over the ranges that end at or before `written`.
-        let mut submit_upto = |written: u64| {
-            while let Some(r) = checks.next_if(|r| r.end() <= written) {
-                readback.submit(*r);
-            }
-        };
+        let mut bad = Vec::new();
+        let mut filling = AlignedBuf::for_len(cap);
+        let mut spare: Option<AlignedBuf> = None;
+        let mut writing: Option<tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>> = None;
+        let mut next = batches.into_iter();
+        let mut batch: Option<Batch> = next.next();
+        if let Some(b) = &batch {
+            filling.reset(b.offset);
+        }
+        // Waits for the batch being written; keeps its buffer for reuse.
+        async fn settle(
+            writing: &mut Option<tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>>,
+            bad: &mut Vec<(Range, Md5)>,
+        ) -> Result<Option<AlignedBuf>, FetchError> {
+            let Some(task) = writing.take() else { return Ok(None) };
+            let (buf, mut b) =
+                task.await.map_err(|e| EngineError::Internal(format!("file worker failed: {e}")))??;
+            bad.append(&mut b);
+            Ok(Some(buf))
+        }
         while let Some(chunk) = reader.next().await? {
-            pending.extend_from_slice(&chunk);
             Stats::add(&self.stats.bytes_fetched, chunk.len() as u64);
             self.tracker.counters.add_bytes(chunk.len() as u64);
             self.tracker.tick();
-            if pending.len() >= WRITE_CHUNK {
-                if let Some((w, end)) = writing.take() {
-                    spare = Some(w.await?);
-                    submit_upto(end);
+            let mut c = &chunk[..];
+            while !c.is_empty() {
+                let Some(b) = &batch else {
+                    return Err(FetchError::Local(EngineError::Internal(format!("{blob}: more bytes than the segment holds"))));
+                };
+                let take = ((b.length as usize) - filling.len()).min(c.len());
+                filling.extend(&c[..take]);
+                c = &c[take..];
+                if filling.len() as u64 == b.length {
+                    if let Some(buf) = settle(&mut writing, &mut bad).await? {
+                        spare = Some(buf);
+                    }
+                    let done = batch.take().expect("checked above");
+                    batch = next.next();
+                    let mut empty = spare.take().unwrap_or_else(|| AlignedBuf::for_len(cap));
+                    if let Some(b) = &batch {
+                        empty.reset(b.offset);
+                    }
+                    let full = std::mem::replace(&mut filling, empty);
+                    let file = out.clone();
+                    writing = Some(tokio::task::spawn_blocking(move || {
+                        let bad = check_then_write(&file, &full, &done)?;
+                        Ok((full, bad))
+                    }));
                 }
-                let next = spare.take().unwrap_or_else(|| Vec::with_capacity(cap));
-                let buf = std::mem::replace(&mut pending, next);
-                let end = pending_at + buf.len() as u64;
-                writing = Some((out.start_write_at(buf, pending_at), end));
-                pending_at = end;
             }
         }
-        if let Some((w, end)) = writing.take() {
-            w.await?;
-            submit_upto(end);
+        settle(&mut writing, &mut bad).await?;
+        for (r, actual) in &bad {
+            let expected = r.hash.expect("checked ranges carry hashes");
+            self.log.warn(format!("{blob} at {} (+{}): MD5 {actual}, expected {expected}", r.offset, r.length));
         }
-        if !pending.is_empty() {
-            let end = pending_at + pending.len() as u64;
-            out.write_at(pending, pending_at).await?;
-            submit_upto(end);
-        }
-        Ok(())
+        Ok(bad)
     }
 
     // ---- properties and metadata -----------------------------------------------------
@@ -827,10 +826,11 @@ impl<'a, S: BlobStore> Cx<'a, S> {
 /// What a whole-blob download did.
 pub(crate) struct WholeFetched {
     pub bytes: u64,
-    /// Ranges written without being read back.
+    /// Ranges not checked in batches (or fetched a second time): the recheck reads
+    /// them back from the drive.
     pub recheck: Vec<Range>,
-    /// Every manifest range was read back from the file and matched.
-    pub read_back: bool,
+    /// Every manifest range was checked in batches and matched.
+    pub all_checked: bool,
 }
 
 /// Sorted ranges in groups of adjacent ones, each at most `max` bytes long (a single

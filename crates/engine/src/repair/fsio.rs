@@ -4,7 +4,9 @@
 use crate::{EngineError, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use super::direct::{self, AlignedBuf};
 
 #[cfg(unix)]
 fn write_all_at(f: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
@@ -46,22 +48,6 @@ fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Resu
     Ok(())
 }
 
-/// Starts writing a range of dirty pages to disk without waiting for it (Linux's
-/// `sync_file_range`; elsewhere nothing: the fsync does it all). Only a hint: errors
-/// are left for the fsync to report.
-#[cfg(target_os = "linux")]
-fn start_writeback(f: &File, offset: u64, len: u64) {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: a plain system call on an open descriptor; it reads no memory of ours.
-    unsafe {
-        let (offset, len) = (offset as libc::off64_t, len as libc::off64_t);
-        libc::sync_file_range(f.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_f: &File, _offset: u64, _len: u64) {}
-
 /// Runs blocking file work on tokio's blocking pool.
 async fn blocking_io<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -74,6 +60,17 @@ async fn blocking_io<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + '
 pub(crate) struct PosFile {
     file: Arc<File>,
     path: Arc<PathBuf>,
+    /// A second descriptor that bypasses the page cache (see `direct.rs`), once
+    /// [`PosFile::open_direct`] found it allowed; dropped after the file system
+    /// refused a direct write.
+    direct: Option<Arc<DirectFd>>,
+}
+
+/// The direct descriptor of a [`PosFile`].
+struct DirectFd {
+    file: File,
+    /// Set when the file system refused a direct write.
+    refused: AtomicBool,
 }
 
 impl PosFile {
@@ -84,13 +81,13 @@ impl PosFile {
             File::options().read(true).write(true).open(&p).map_err(|e| EngineError::io("open", &p, e))
         })
         .await?;
-        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()) })
+        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()), direct: None })
     }
 
     pub async fn open_read(path: &Path) -> Result<PosFile> {
         let p = path.to_path_buf();
         let file = blocking_io(move || File::open(&p).map_err(|e| EngineError::io("open", &p, e))).await?;
-        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()) })
+        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()), direct: None })
     }
 
     /// Creates (or truncates) a file of `len` bytes, all zeros.
@@ -108,31 +105,52 @@ impl PosFile {
             Ok(f)
         })
         .await?;
-        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()) })
+        Ok(PosFile { file: Arc::new(file), path: Arc::new(path.to_path_buf()), direct: None })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Opens the second, direct descriptor where the system allows it; whether it did.
+    pub async fn open_direct(&mut self) -> bool {
+        let p = self.path.to_path_buf();
+        let direct = blocking_io(move || Ok(direct::open_direct(&p))).await.ok().flatten();
+        self.direct = direct.map(|file| Arc::new(DirectFd { file, refused: AtomicBool::new(false) }));
+        self.direct.is_some()
+    }
+
+    /// Writes `buf`, whose first byte belongs at `offset`, on the calling thread (a
+    /// blocking one): its whole pages directly when a direct descriptor is open, the
+    /// rest through the cache.
+    pub fn write_aligned_blocking(&self, buf: &AlignedBuf, offset: u64) -> Result<()> {
+        let bytes = buf.bytes();
+        let io_err = |e| EngineError::io("write", self.path.as_path(), e);
+        let Some(direct) = &self.direct else {
+            return write_all_at(&self.file, bytes, offset).map_err(io_err);
+        };
+        for (i, (start, end)) in direct::split(offset, bytes.len() as u64).into_iter().enumerate() {
+            if start == end {
+                continue;
+            }
+            let part = &bytes[(start - offset) as usize..(end - offset) as usize];
+            if i == 1 && !direct.refused.load(Ordering::Relaxed) {
+                match write_all_at(&direct.file, part, start) {
+                    Ok(()) => continue,
+                    // The file system turned out not to take direct writes (or not at
+                    // this alignment): this and later writes go through the cache.
+                    Err(e) if direct::direct_refused(&e) => direct.refused.store(true, Ordering::Relaxed),
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            write_all_at(&self.file, part, start).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
     pub async fn write_at(&self, buf: Vec<u8>, offset: u64) -> Result<()> {
         let (f, p) = (self.file.clone(), self.path.clone());
         blocking_io(move || write_all_at(&f, &buf, offset).map_err(|e| EngineError::io("write", p.as_path(), e))).await
-    }
-
-    /// Starts writing `buf` at `offset` on the blocking pool at once (not when first
-    /// polled), so the caller can go on receiving while it is written, and asks the
-    /// system to start putting those bytes on disk (so the final fsync has little left
-    /// to do). The future gives the buffer back, emptied, for reuse.
-    pub fn start_write_at(&self, mut buf: Vec<u8>, offset: u64) -> impl std::future::Future<Output = Result<Vec<u8>>> {
-        let (f, p) = (self.file.clone(), self.path.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            write_all_at(&f, &buf, offset).map_err(|e| EngineError::io("write", p.as_path(), e))?;
-            start_writeback(&f, offset, buf.len() as u64);
-            buf.clear();
-            Ok(buf)
-        });
-        async move { task.await.map_err(|e| EngineError::Internal(format!("file worker failed: {e}")))? }
     }
 
     /// MD5 of `[offset, offset+len)`, read in pieces so memory stays small.
@@ -275,4 +293,61 @@ pub(crate) async fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
     .await
     .ok()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes buffers at page-aligned and unaligned offsets, out of order, and checks
+    /// the file byte for byte.
+    async fn write_scattered(dir: &Path, direct: bool) -> bool {
+        let path = dir.join("partial");
+        let len = 5 * direct::PAGE as u64 * 7 + 333;
+        let want: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut f = PosFile::create_sized(&path, len).await.unwrap();
+        let opened = direct && f.open_direct().await;
+        let cuts = [0, 100, 4096, 4096 * 3 + 5, 4096 * 9, 4096 * 9 + 4095, 4096 * 20, len];
+        let mut pieces: Vec<(u64, u64)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        pieces.reverse();
+        for (start, end) in pieces {
+            let mut buf = AlignedBuf::for_len((end - start) as usize);
+            buf.reset(start);
+            buf.extend(&want[start as usize..end as usize]);
+            f.write_aligned_blocking(&buf, start).unwrap();
+        }
+        f.sync().await.unwrap();
+        assert!(std::fs::read(&path).unwrap() == want, "the file differs (direct {opened})");
+        opened
+    }
+
+    #[tokio::test]
+    async fn aligned_writes_land_at_their_offsets_with_and_without_direct_io() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!write_scattered(dir.path(), false).await);
+        let opened = write_scattered(dir.path(), true).await;
+        // Where the machine's temp folder is on ext4, direct I/O must have been used.
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: statfs writes only the struct it is given.
+            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+            let c = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
+            if unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 && st.f_type == 0xEF53 {
+                assert!(opened, "ext4 allows O_DIRECT");
+            }
+        }
+        let _ = opened;
+    }
+
+    #[tokio::test]
+    async fn a_file_system_without_direct_io_gets_the_same_bytes_through_the_cache() {
+        // tmpfs refuses O_DIRECT on older kernels and takes it on newer ones; either
+        // way the bytes must arrive.
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return;
+        }
+        let dir = tempfile::tempdir_in(shm).unwrap();
+        write_scattered(dir.path(), true).await;
+    }
 }

@@ -26,7 +26,7 @@ pub(crate) trait DriveInputs: Sync {
     /// bounded by `wanted`). Empty without a manifest.
     fn manifest_blobs(&self, wanted: &HashSet<BlobRef>, cancel: &CancelToken) -> Result<HashMap<BlobRef, ManifestBlob>>;
     /// Hashes every component the manifest lists, except the blocks and page ranges of
-    /// the blobs in `skip_ranges` (already hashed on the drive in this run). Starts the
+    /// the blobs in `skip_ranges` (already hashed in this run). Starts the
     /// [`crate::progress::Phase::Verifying`] phase itself, as [`verify::verify_drive`] does
     /// (the caller must not, or the phase would be announced twice).
     fn verify_drive(

@@ -550,7 +550,7 @@ async fn whole_blob_is_streamed_with_hash_checks_and_renamed_into_place() {
 }
 
 #[tokio::test]
-async fn whole_blob_read_back_is_not_hashed_again_by_the_verification() {
+async fn whole_blob_checked_in_batches_is_not_hashed_again_by_the_verification() {
     let mut f = Fixture::new();
     let data = content(50_000, 2);
     f.store.put("videos/clip.mp4", data.clone(), false);
@@ -561,12 +561,12 @@ async fn whole_blob_read_back_is_not_hashed_again_by_the_verification() {
     assert_eq!(f.read_file("videos/clip.mp4").unwrap(), data);
     let skipped = f.inputs.skipped.lock().unwrap().clone();
     assert_eq!(skipped, vec![HashSet::from([blob_ref("videos/clip.mp4")])]);
-    // Its 13 blocks were hashed once, when read back; the verification hashed none.
+    // Its 13 blocks were hashed once, in the buffers written; the verification hashed none.
     assert_eq!(s.components_checked, 13);
 }
 
 #[tokio::test]
-async fn a_block_that_reads_back_bad_is_fetched_again_alone_and_rechecked() {
+async fn a_block_that_arrives_bad_is_fetched_again_alone_and_rechecked() {
     let mut f = Fixture::new();
     let data = content(50_000, 2);
     f.store.put("videos/clip.mp4", data.clone(), false);
@@ -580,7 +580,7 @@ async fn a_block_that_reads_back_bad_is_fetched_again_alone_and_rechecked() {
     assert_eq!(f.store.reads(), 4 + 1, "four 16 KiB segments, then the one block again");
     assert_eq!(s.bytes_fetched, 50_000 + 4096);
     assert_eq!(s.bytes_verified, 50_000);
-    // Not read back after its second fetch: the verification hashes the blob again,
+    // Hashed as it arrived the second time: the verification hashes the blob again,
     // and the recheck reads the block.
     assert_eq!(f.inputs.skipped.lock().unwrap().clone(), vec![HashSet::new()]);
     assert_eq!(s.components_checked, 12 + 13 + 1);
@@ -588,7 +588,7 @@ async fn a_block_that_reads_back_bad_is_fetched_again_alone_and_rechecked() {
 }
 
 #[tokio::test]
-async fn more_whole_blobs_than_read_back_slots_are_all_checked() {
+async fn more_whole_blobs_than_batch_slots_are_all_checked() {
     let mut f = Fixture::new();
     let names: Vec<String> = (0..5u8).map(|i| format!("many/b{i}.bin")).collect();
     for (i, name) in names.iter().enumerate() {
@@ -597,7 +597,7 @@ async fn more_whole_blobs_than_read_back_slots_are_all_checked() {
         f.inputs.log.push(log_entry(name, data.len() as u64, BlobStatus::BlobRequestFailed, &[]));
         f.add_manifest(manifest_entry(name, &data, 4096, BlobType::Block));
     }
-    // Five downloads start at once (concurrency 8) and two read-back slots exist: the
+    // Five downloads start at once (concurrency 8) and two batch slots exist: the
     // others hash their blocks as they arrive and are read back in the recheck.
     let s = f.run().await.unwrap();
     assert!(s.issues.is_empty(), "{:?}", s.issues);
@@ -606,8 +606,30 @@ async fn more_whole_blobs_than_read_back_slots_are_all_checked() {
     }
     let skipped = f.inputs.skipped.lock().unwrap().clone();
     assert_eq!(skipped.len(), 1);
-    assert!(!skipped[0].is_empty(), "at least the first blobs were read back");
+    assert!(!skipped[0].is_empty(), "at least the first blobs were checked in batches");
     assert!(skipped[0].iter().all(|b| names.contains(&b.path)));
+    assert!(f.partial_files().is_empty());
+}
+
+#[tokio::test]
+async fn odd_block_sizes_over_several_batches_land_intact() {
+    // Blocks of 1,000,003 bytes: no batch starts or ends on a page, so each write has
+    // a head and a tail through the cache around its direct middle. One 21 MiB
+    // request holds three batches, so the two buffers are reused.
+    let mut f = Fixture::new();
+    f.opts.whole_blob_range = 64 << 20;
+    let len = (21 << 20) + 1234;
+    let data = content(len, 9);
+    f.store.put("big/odd.bin", data.clone(), false);
+    // One bad byte in the second batch, on the first download only.
+    *f.store.corrupt_once_at.lock().unwrap() = Some(9_500_000);
+    f.inputs.log.push(log_entry("big/odd.bin", len as u64, BlobStatus::BlobRequestFailed, &[]));
+    f.add_manifest(manifest_entry("big/odd.bin", &data, 1_000_003, BlobType::Block));
+    let s = f.run().await.unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert!(f.read_file("big/odd.bin").unwrap() == data, "the file differs from the blob");
+    assert_eq!(f.store.reads(), 1 + 1, "one request, then the bad block again");
+    assert_eq!(s.bytes_fetched, len as u64 + 1_000_003);
     assert!(f.partial_files().is_empty());
 }
 

@@ -150,7 +150,7 @@ fn advance<const N: usize>(lanes: &mut [Lane]) {
 }
 
 /// Hashes every slice; calls `out(i, md5)` for `slices[i]`, in no particular order.
-pub(super) fn md5_each(slices: &[&[u8]], mut out: impl FnMut(usize, Md5)) {
+pub(crate) fn md5_each(slices: &[&[u8]], mut out: impl FnMut(usize, Md5)) {
     let mut queue = slices.iter().enumerate();
     let mut lanes: Vec<Lane> = Vec::with_capacity(MAX_LANES);
     loop {

@@ -66,6 +66,8 @@
 //! becomes exact after a few seconds (parsing is far faster than hashing).
 
 mod lanes;
+// Also hashes the blocks of whole-blob downloads (`repair/exec.rs`).
+pub(crate) use lanes::md5_each;
 mod pipeline;
 mod readat;
 #[cfg(test)]
@@ -141,7 +143,8 @@ pub fn verify_drive(
 /// [`verify_drive`], leaving out the blocks and page ranges of the blobs in
 /// `skip_ranges`; their files' presence and length, and their properties and metadata
 /// files, are still checked. Repair passes the blobs whose every range it has just
-/// hashed on the drive, so that a freshly downloaded blob is not hashed twice.
+/// hashed (as written, or on the drive), so that a freshly downloaded blob is not
+/// hashed twice.
 pub fn verify_drive_except(
     target: &Path,
     manifest: &Path,
