@@ -96,12 +96,6 @@ pub fn secret(kind: crate::records::AuthKind, s: &str) -> Result<String, ErrorIn
 pub const SAS_NEEDS_CONTAINER: &str = "A SAS token alone does not say which container it is for: paste the \
      container's Blob SAS URL from the Azure portal instead, or type the container's name.";
 
-/// A SAS given as a full URL (which names its container), not as a bare token.
-pub fn is_sas_url(secret: &str) -> bool {
-    let lower = secret.trim().to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://")
-}
-
 /// The container a bare SAS token is for. A SAS token (`?sv=…&sig=…`) does not name its
 /// container, and the copy logs are found in it, so it is asked for; a full SAS URL
 /// names it already and needs nothing more. `None` for an account key or a SAS URL.
@@ -110,7 +104,7 @@ pub fn sas_container(
     secret: &str,
     container: Option<&str>,
 ) -> Result<Option<String>, ErrorInfo> {
-    if kind == crate::records::AuthKind::Key || is_sas_url(secret) {
+    if kind == crate::records::AuthKind::Key || engine::blobstore::is_sas_url(secret) {
         return Ok(None);
     }
     let Some(c) = container.map(str::trim).filter(|c| !c.is_empty()) else {

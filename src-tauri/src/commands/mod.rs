@@ -53,7 +53,7 @@ pub(crate) fn storage_config_of(
     };
     let mut cfg = StorageConfig { account, endpoint, credential };
     if let (Credential::ContainerSas(token), Some(c)) = (&cfg.credential, container) {
-        if !crate::validate::is_sas_url(token.expose()) {
+        if !engine::blobstore::is_sas_url(token.expose()) {
             let token = token.expose().trim().trim_start_matches('?');
             let url = format!("{}/{c}?{token}", cfg.endpoint_url());
             cfg.credential = Credential::ContainerSas(Secret::new(url));

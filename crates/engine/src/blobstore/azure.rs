@@ -904,8 +904,7 @@ struct ParsedSas {
 /// Messages never repeat the SAS.
 fn parse_sas(raw: &str) -> crate::Result<ParsedSas> {
     let raw = raw.trim();
-    let (query, container, base_url) = if raw.starts_with("http://") || raw.starts_with("https://")
-    {
+    let (query, container, base_url) = if super::is_sas_url(raw) {
         let url = Url::parse(raw).map_err(|_| usage("the container SAS URL is not a valid URL"))?;
         let query = url.query().filter(|q| !q.is_empty()).ok_or_else(|| {
             usage("the container SAS URL has no SAS after the \"?\"; copy the whole SAS URL")
@@ -1179,6 +1178,10 @@ mod tests {
             p.base_url.unwrap().as_str(),
             "http://127.0.0.1:10000/devstoreaccount1"
         );
+        // The app treats a scheme in any case as a URL (`is_sas_url`), so the engine must too.
+        let p = parse_sas(&format!(" HTTPS://myaccount.blob.core.windows.net/exports?sv=2022-11-02&sig={SIG}")).unwrap();
+        assert_eq!(p.container.as_deref(), Some("exports"));
+        assert!(!crate::blobstore::is_sas_url("?sv=2022-11-02&sig=x") && !crate::blobstore::is_sas_url("h"));
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub enum Credential {
     ContainerSas(Secret),
 }
 
+/// Whether a container SAS is given as a full URL, which names its container, rather
+/// than as a bare token (`?sv=…&sig=…`), which does not. The one rule for the engine and
+/// the apps.
+pub fn is_sas_url(raw: &str) -> bool {
+    let raw = raw.trim().as_bytes();
+    ["https://", "http://"].iter().any(|p| raw.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p.as_bytes())))
+}
+
 impl StorageConfig {
     /// The blob endpoint URL without a trailing slash.
     pub fn endpoint_url(&self) -> String {
