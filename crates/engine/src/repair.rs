@@ -38,8 +38,8 @@
 //! - At most `concurrency` requests are in flight; memory is bounded by the fetch
 //!   groups (about 8 MiB each), the 4 MiB write buffers of streamed fetches (two per
 //!   request), and the batch buffers of at most two batched downloads (two of 8 MiB
-//!   per request, 64 MiB each; further whole blobs hash as the bytes arrive and are
-//!   read back in the recheck).
+//!   per request, 64 MiB each, up to twice that with 16 MiB blocks; further whole
+//!   blobs hash as the bytes arrive and are read back in the recheck).
 //! - A 403 or an unreachable account before anything was written ends the run with
 //!   that error, the drive untouched. After that, failures fail only their unit.
 //! - Nothing is written outside the target directory: every path goes through

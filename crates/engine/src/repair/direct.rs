@@ -85,9 +85,9 @@ impl Drop for AlignedBuf {
     }
 }
 
-/// How a buffer written at `offset` splits: the whole pages in the middle (direct)
-/// and the partial pages at either end (through the cache), as `(start, end)` file
-/// offsets. Empty parts have `start == end`.
+/// How a buffer written at `offset` splits: `[head, pages, tail]`, the whole pages in
+/// the middle (direct) and the partial pages at either end (through the cache), as
+/// `(start, end)` file offsets. Empty parts have `start == end`.
 pub(crate) fn split(offset: u64, len: u64) -> [(u64, u64); 3] {
     let end = offset + len;
     let page = PAGE as u64;

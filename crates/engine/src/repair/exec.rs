@@ -34,7 +34,8 @@ const MAX_STREAM_RESTARTS: u32 = 5;
 const WRITE_CHUNK: usize = 4 << 20;
 
 /// Whole-blob downloads checked in batches at once (`inline.rs`). Each holds up to
-/// 64 MiB of batch buffers; two of them keep the requests busy (four each).
+/// 64 MiB of batch buffers (128 MiB with ranges of up to [`MAX_BATCHED_RANGE`]); two
+/// of them keep the requests busy (four each).
 const BATCHED_SLOTS: usize = 2;
 
 /// Run-wide counters.
@@ -555,7 +556,6 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             Stats::add(&self.stats.bytes_fetched, chunk.len() as u64);
             if progress {
                 self.tracker.counters.add_bytes(chunk.len() as u64);
-                self.tracker.tick();
             }
             if pending.len() >= WRITE_CHUNK {
                 out.write_at(std::mem::take(&mut pending), pending_at - base).await?;
@@ -659,11 +659,10 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         drop(segments);
         let mut recheck = Vec::new();
         if slot.is_some() {
-            bad.sort_by_key(|(r, _)| r.offset);
-            let bad_bytes: u64 = bad.iter().map(|(r, _)| r.length).sum();
+            bad.sort_by_key(|r| r.offset);
+            let bad_bytes: u64 = bad.iter().map(|r| r.length).sum();
             Stats::add(&self.stats.checked, (checks.len() - bad.len()) as u64);
             Stats::add(&self.stats.bytes_verified, checks.iter().map(|r| r.length).sum::<u64>() - bad_bytes);
-            let bad: Vec<Range> = bad.into_iter().map(|(r, _)| r).collect();
             for group in group_ranges(&bad, self.opts.whole_blob_range) {
                 let (offset, len) = (group[0].offset, group.iter().map(|r| r.length).sum::<u64>());
                 self.log.warn(format!(
@@ -699,14 +698,14 @@ impl<'a, S: BlobStore> Cx<'a, S> {
     }
 
     /// Fetches one segment of a whole blob; returns its length and, when `batched`, the
-    /// ranges that did not match (with their MD5). Otherwise a bad range fails it.
+    /// ranges that did not match. Otherwise a bad range fails it.
     async fn fetch_segment(
         &self,
         blob: &BlobRef,
         file: &PosFile,
         seg: Segment,
         batched: bool,
-    ) -> Result<(u64, Vec<(Range, Md5)>), FetchError> {
+    ) -> Result<(u64, Vec<Range>), FetchError> {
         if batched && !seg.service_md5 && !seg.checks.is_empty() {
             let bad = self.stream_batched(blob, file, &seg).await?;
             return Ok((seg.length, bad));
@@ -735,54 +734,46 @@ impl<'a, S: BlobStore> Cx<'a, S> {
 
     /// Streams a segment into the file in batches of whole ranges (`inline.rs`): while
     /// one batch is hashed and written on the blocking pool, the next arrives in a
-    /// second buffer. Returns the ranges whose MD5 did not match.
-    async fn stream_batched(&self, blob: &BlobRef, out: &PosFile, seg: &Segment) -> Result<Vec<(Range, Md5)>, FetchError> {
-        let batches = batches(&seg.checks, BATCH_BYTES);
-        let cap = batches.iter().map(|b| b.length).max().unwrap_or(0) as usize;
-        let mut reader = RangeReader::open(self, blob, seg.offset, seg.length).await;
-        let mut bad = Vec::new();
-        let mut filling = AlignedBuf::for_len(cap);
-        let mut spare: Option<AlignedBuf> = None;
-        let mut writing: Option<tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>> = None;
-        let mut next = batches.into_iter();
-        let mut batch: Option<Batch> = next.next();
-        if let Some(b) = &batch {
-            filling.reset(b.offset);
-        }
-        // Waits for the batch being written; keeps its buffer for reuse.
-        async fn settle(
-            writing: &mut Option<tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>>,
-            bad: &mut Vec<(Range, Md5)>,
-        ) -> Result<Option<AlignedBuf>, FetchError> {
-            let Some(task) = writing.take() else { return Ok(None) };
-            let (buf, mut b) =
-                task.await.map_err(|e| EngineError::Internal(format!("file worker failed: {e}")))??;
+    /// second buffer. Returns (and logs) the ranges whose MD5 did not match.
+    async fn stream_batched(&self, blob: &BlobRef, out: &PosFile, seg: &Segment) -> Result<Vec<Range>, FetchError> {
+        type Written = tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>;
+        /// Waits for the batch being hashed and written; gives its buffer back for reuse.
+        async fn settle(writing: Option<Written>, bad: &mut Vec<(Range, Md5)>) -> Result<Option<AlignedBuf>, FetchError> {
+            let Some(task) = writing else { return Ok(None) };
+            let (buf, mut b) = task.await.map_err(|e| EngineError::Internal(format!("file worker failed: {e}")))??;
             bad.append(&mut b);
             Ok(Some(buf))
         }
+        let batches = batches(&seg.checks, BATCH_BYTES);
+        let cap = batches.iter().map(|b| b.length).max().unwrap_or(0) as usize;
+        let mut batches = batches.into_iter();
+        // The batch being filled, in a reused buffer when one is free.
+        let start = |b: Batch, spare: Option<AlignedBuf>| {
+            let mut buf = spare.unwrap_or_else(|| AlignedBuf::for_len(cap));
+            buf.reset(b.offset);
+            (b, buf)
+        };
+        let mut current = batches.next().map(|b| start(b, None));
+        let mut spare: Option<AlignedBuf> = None;
+        let mut reader = RangeReader::open(self, blob, seg.offset, seg.length).await;
+        let mut bad = Vec::new();
+        let mut writing: Option<Written> = None;
         while let Some(chunk) = reader.next().await? {
             Stats::add(&self.stats.bytes_fetched, chunk.len() as u64);
             self.tracker.counters.add_bytes(chunk.len() as u64);
-            self.tracker.tick();
             let mut c = &chunk[..];
             while !c.is_empty() {
-                let Some(b) = &batch else {
+                let Some((batch, buf)) = current.as_mut() else {
                     return Err(FetchError::Local(EngineError::Internal(format!("{blob}: more bytes than the segment holds"))));
                 };
-                let take = ((b.length as usize) - filling.len()).min(c.len());
-                filling.extend(&c[..take]);
+                let take = (batch.length as usize - buf.len()).min(c.len());
+                buf.extend(&c[..take]);
                 c = &c[take..];
-                if filling.len() as u64 == b.length {
-                    if let Some(buf) = settle(&mut writing, &mut bad).await? {
-                        spare = Some(buf);
-                    }
-                    let done = batch.take().expect("checked above");
-                    batch = next.next();
-                    let mut empty = spare.take().unwrap_or_else(|| AlignedBuf::for_len(cap));
-                    if let Some(b) = &batch {
-                        empty.reset(b.offset);
-                    }
-                    let full = std::mem::replace(&mut filling, empty);
+                if buf.len() as u64 == batch.length {
+                    let (done, full) = current.take().expect("matched above");
+                    spare = settle(writing.take(), &mut bad).await?.or(spare);
+                    // A buffer for the next batch only if there is one.
+                    current = batches.next().map(|b| start(b, spare.take()));
                     let file = out.clone();
                     writing = Some(tokio::task::spawn_blocking(move || {
                         let bad = check_then_write(&file, &full, &done)?;
@@ -791,12 +782,15 @@ impl<'a, S: BlobStore> Cx<'a, S> {
                 }
             }
         }
-        settle(&mut writing, &mut bad).await?;
-        for (r, actual) in &bad {
-            let expected = r.hash.expect("checked ranges carry hashes");
-            self.log.warn(format!("{blob} at {} (+{}): MD5 {actual}, expected {expected}", r.offset, r.length));
-        }
-        Ok(bad)
+        settle(writing, &mut bad).await?;
+        Ok(bad
+            .into_iter()
+            .map(|(r, actual)| {
+                let expected = r.hash.expect("checked ranges carry hashes");
+                self.log.warn(format!("{blob} at {} (+{}): MD5 {actual}, expected {expected}", r.offset, r.length));
+                r
+            })
+            .collect())
     }
 
     // ---- properties and metadata -----------------------------------------------------
@@ -901,8 +895,9 @@ impl<'c, 'a, S: BlobStore> RangeReader<'c, 'a, S> {
                     // More than asked for is cut off; the hashes judge what is kept.
                     let chunk = if chunk.len() > room { chunk.slice(..room) } else { chunk };
                     self.pos += chunk.len() as u64;
-                    // Bytes count when their range is checked, but the snapshot (phase,
-                    // current file, rate) still goes out while a long range arrives.
+                    // Every chunk gives the tracker its (throttled) chance to report, so
+                    // the snapshot goes out while a long range arrives, also for callers
+                    // that count bytes only once their range is checked.
                     self.cx.tracker.tick();
                     return Ok(Some(chunk));
                 }

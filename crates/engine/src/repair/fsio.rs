@@ -129,23 +129,21 @@ impl PosFile {
         let Some(direct) = &self.direct else {
             return write_all_at(&self.file, bytes, offset).map_err(io_err);
         };
-        for (i, (start, end)) in direct::split(offset, bytes.len() as u64).into_iter().enumerate() {
-            if start == end {
-                continue;
+        let part = |(start, end): (u64, u64)| (&bytes[(start - offset) as usize..(end - offset) as usize], start);
+        let cached = |(data, at): (&[u8], u64)| write_all_at(&self.file, data, at).map_err(io_err);
+        let [head, pages, tail] = direct::split(offset, bytes.len() as u64).map(part);
+        cached(head)?;
+        if !direct.refused.load(Ordering::Relaxed) {
+            match write_all_at(&direct.file, pages.0, pages.1) {
+                Ok(()) => return cached(tail),
+                // The file system turned out not to take direct writes (or not at this
+                // alignment): this and later writes go through the cache.
+                Err(e) if direct::direct_refused(&e) => direct.refused.store(true, Ordering::Relaxed),
+                Err(e) => return Err(io_err(e)),
             }
-            let part = &bytes[(start - offset) as usize..(end - offset) as usize];
-            if i == 1 && !direct.refused.load(Ordering::Relaxed) {
-                match write_all_at(&direct.file, part, start) {
-                    Ok(()) => continue,
-                    // The file system turned out not to take direct writes (or not at
-                    // this alignment): this and later writes go through the cache.
-                    Err(e) if direct::direct_refused(&e) => direct.refused.store(true, Ordering::Relaxed),
-                    Err(e) => return Err(io_err(e)),
-                }
-            }
-            write_all_at(&self.file, part, start).map_err(io_err)?;
         }
-        Ok(())
+        cached(pages)?;
+        cached(tail)
     }
 
     pub async fn write_at(&self, buf: Vec<u8>, offset: u64) -> Result<()> {

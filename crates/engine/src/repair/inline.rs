@@ -23,7 +23,8 @@ use crate::Result;
 
 /// A batch's target size: two 4 MiB blocks, hashed in two lanes. A segment holds two
 /// batch buffers (one filling, one being hashed and written), so a download of four
-/// segments holds 64 MiB.
+/// segments holds 64 MiB (twice that when its ranges are [`MAX_BATCHED_RANGE`] long,
+/// since a batch holds at least one whole range).
 pub(crate) const BATCH_BYTES: u64 = 8 << 20;
 
 /// Ranges longer than this are not checked in batches (their buffers would be too
