@@ -298,6 +298,14 @@ fn main() {
         mbps(m_ours),
         mbps(m_peer)
     );
+    // Each pair ran back to back, so its ratio is less exposed to the machine's drift.
+    let paired: Vec<f64> = ours.iter().zip(&peer).map(|(o, p)| p.wall.as_secs_f64() / o.wall.as_secs_f64()).collect();
+    println!(
+        "paired runs: median ratio {:.2}x, ours faster in {} of {}",
+        median(&paired),
+        paired.iter().filter(|r| **r > 1.0).count(),
+        paired.len()
+    );
     println!("load average: before {load_before}, after {load_after}");
     println!(
         "BENCH|repair {} MiB blob vs rclone|{:.0} MB/s|{:.0} MB/s|{ratio:.2}x|>= {TARGET_RATIO}x|{}",

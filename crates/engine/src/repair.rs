@@ -49,6 +49,7 @@
 mod direct;
 mod exec;
 mod fsio;
+mod hasher;
 mod inline;
 mod inputs;
 #[cfg(test)]
@@ -377,6 +378,13 @@ pub(crate) async fn execute<S: BlobStore>(
         .collect();
     let plan = PlanTotals::of(all.iter().map(|s| &s.unit));
     let s = summary(drive_id, started, &cx.stats, issues, rec.regenerated, false, false, plan);
+    let (gathers, ranges) = cx.hasher.counts();
+    if gathers > 0 {
+        log.info(format!(
+            "whole-blob blocks checked in batches: {ranges} in {gathers} gathers ({:.1} hashed together on average)",
+            ranges as f64 / gathers as f64
+        ));
+    }
     log.info(format!(
         "done: {} fetched, {} regenerated, {} still bad, {} bytes fetched in {:.1} s",
         s.components_fetched, s.components_regenerated, s.components_failed, s.bytes_fetched, s.elapsed_seconds

@@ -5,7 +5,8 @@
 
 use super::direct::AlignedBuf;
 use super::fsio::{create_parent_dirs, read_small, write_atomically, PosFile, TempFile};
-use super::inline::{batches, check_then_write, Batch, BATCH_BYTES, MAX_BATCHED_RANGE};
+use super::hasher::{BatchHasher, Pending};
+use super::inline::{batches, Batch, BATCH_BYTES, MAX_BATCHED_RANGE};
 use super::RepairOptions;
 use crate::blobstore::retry::with_retry;
 use crate::blobstore::{BlobProperties, BlobStore};
@@ -135,6 +136,8 @@ pub(crate) struct Cx<'a, S: BlobStore> {
     /// Whole-blob downloads whose blocks are checked in batches as they are written,
     /// at most [`BATCHED_SLOTS`] at a time.
     pub batched_slots: Semaphore,
+    /// Hashes the full batches of those downloads together.
+    pub hasher: BatchHasher,
     /// Set once anything in the target directory was changed: a 403 before that aborts
     /// the run (the drive untouched), after it only fails the unit.
     pub written_any: AtomicBool,
@@ -159,6 +162,7 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             log,
             requests: Semaphore::new(opts.concurrency.max(1)),
             batched_slots: Semaphore::new(BATCHED_SLOTS),
+            hasher: BatchHasher::default(),
             written_any: AtomicBool::new(false),
             stats: Stats::default(),
         }
@@ -733,17 +737,31 @@ impl<'a, S: BlobStore> Cx<'a, S> {
     }
 
     /// Streams a segment into the file in batches of whole ranges (`inline.rs`): while
-    /// one batch is hashed and written on the blocking pool, the next arrives in a
-    /// second buffer. Returns (and logs) the ranges whose MD5 did not match.
+    /// one batch is hashed (`hasher.rs`) and written, the next arrives in a second
+    /// buffer. Returns (and logs) the ranges whose MD5 did not match.
     async fn stream_batched(&self, blob: &BlobRef, out: &PosFile, seg: &Segment) -> Result<Vec<Range>, FetchError> {
-        type Written = tokio::task::JoinHandle<Result<(AlignedBuf, Vec<(Range, Md5)>)>>;
         /// Waits for the batch being hashed and written; gives its buffer back for reuse.
-        async fn settle(writing: Option<Written>, bad: &mut Vec<(Range, Md5)>) -> Result<Option<AlignedBuf>, FetchError> {
-            let Some(task) = writing else { return Ok(None) };
-            let (buf, mut b) = task.await.map_err(|e| EngineError::Internal(format!("file worker failed: {e}")))??;
+        async fn settle(
+            hasher: &BatchHasher,
+            writing: Option<Pending>,
+            bad: &mut Vec<(Range, Md5)>,
+        ) -> Result<Option<AlignedBuf>, FetchError> {
+            let Some(mut pending) = writing else { return Ok(None) };
+            let checked = match pending.try_recv() {
+                Ok(checked) => Some(checked),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    // Nothing else to fill meanwhile: the batch need not wait for company.
+                    hasher.hurry();
+                    pending.await.ok()
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => None,
+            };
+            let stopped = || EngineError::Internal("the hashing thread has stopped".into());
+            let (buf, mut b) = checked.ok_or_else(stopped)??;
             bad.append(&mut b);
             Ok(Some(buf))
         }
+        let hasher = &self.hasher;
         let batches = batches(&seg.checks, BATCH_BYTES);
         let cap = batches.iter().map(|b| b.length).max().unwrap_or(0) as usize;
         let mut batches = batches.into_iter();
@@ -751,38 +769,34 @@ impl<'a, S: BlobStore> Cx<'a, S> {
         let start = |b: Batch, spare: Option<AlignedBuf>| {
             let mut buf = spare.unwrap_or_else(|| AlignedBuf::for_len(cap));
             buf.reset(b.offset);
-            (b, buf)
+            (b, buf, hasher.filling())
         };
         let mut current = batches.next().map(|b| start(b, None));
         let mut spare: Option<AlignedBuf> = None;
         let mut reader = RangeReader::open(self, blob, seg.offset, seg.length).await;
         let mut bad = Vec::new();
-        let mut writing: Option<Written> = None;
+        let mut writing: Option<Pending> = None;
         while let Some(chunk) = reader.next().await? {
             Stats::add(&self.stats.bytes_fetched, chunk.len() as u64);
             self.tracker.counters.add_bytes(chunk.len() as u64);
             let mut c = &chunk[..];
             while !c.is_empty() {
-                let Some((batch, buf)) = current.as_mut() else {
+                let Some((batch, buf, _)) = current.as_mut() else {
                     return Err(FetchError::Local(EngineError::Internal(format!("{blob}: more bytes than the segment holds"))));
                 };
                 let take = (batch.length as usize - buf.len()).min(c.len());
                 buf.extend(&c[..take]);
                 c = &c[take..];
                 if buf.len() as u64 == batch.length {
-                    let (done, full) = current.take().expect("matched above");
-                    spare = settle(writing.take(), &mut bad).await?.or(spare);
+                    let (done, full, filled) = current.take().expect("matched above");
+                    let queued = hasher.check(filled, full, done, out.clone());
+                    spare = settle(hasher, writing.replace(queued), &mut bad).await?.or(spare);
                     // A buffer for the next batch only if there is one.
                     current = batches.next().map(|b| start(b, spare.take()));
-                    let file = out.clone();
-                    writing = Some(tokio::task::spawn_blocking(move || {
-                        let bad = check_then_write(&file, &full, &done)?;
-                        Ok((full, bad))
-                    }));
                 }
             }
         }
-        settle(writing, &mut bad).await?;
+        settle(hasher, writing, &mut bad).await?;
         Ok(bad
             .into_iter()
             .map(|(r, actual)| {

@@ -2,28 +2,25 @@
 //! the partial file, off the async threads.
 //!
 //! A segment of the download is cut into batches of whole manifest ranges (about
-//! [`BATCH_BYTES`]). A batch's bytes gather in an [`AlignedBuf`]; when it is full, a
-//! blocking task hashes its ranges together in lanes (`verify/lanes.rs`: several
-//! independent MD5s at once, about twice the speed of one) and then writes the buffer,
-//! its whole pages directly to the disk (`direct.rs`). Meanwhile the next batch
-//! arrives in a second buffer. The file is the temporary partial file, renamed over
-//! the target only when every range matched, so writing a bad range here replaces
-//! nothing; it is fetched again.
+//! [`BATCH_BYTES`]). A batch's bytes gather in an aligned buffer; when it is full, the
+//! run's hashing thread (`hasher.rs`) hashes its ranges in lanes together with the
+//! full batches of the other segments (`verify/lanes.rs`: several independent MD5s at
+//! once), and then the blocking pool writes the buffer, its whole pages directly to the
+//! disk (`direct.rs`). Meanwhile the next batch arrives in a second buffer. The file
+//! is the temporary partial file, renamed over the target only when every range
+//! matched, so writing a bad range here replaces nothing; it is fetched again.
 //!
 //! This replaced reading each block back from the page cache after writing it: that
 //! cost a copy into the cache, a copy out of it, and the fsync of a gigabyte of dirty
 //! pages, which together were most of the CPU time of a download. The bytes hashed are
 //! the bytes handed to the disk.
 
-use super::direct::AlignedBuf;
-use super::fsio::PosFile;
-use crate::model::{Md5, Range};
-use crate::verify::md5_each;
-use crate::Result;
+use crate::model::Range;
 
-/// A batch's target size: two 4 MiB blocks, hashed in two lanes. A segment holds two
-/// batch buffers (one filling, one being hashed and written), so a download of four
-/// segments holds 64 MiB (twice that when its ranges are [`MAX_BATCHED_RANGE`] long,
+/// A batch's target size: two 4 MiB blocks; the four segments of a download give the
+/// hashing thread eight blocks, one per vector lane. A segment holds two batch
+/// buffers (one filling, one being hashed and written), so a download of four segments
+/// holds 64 MiB (twice that when its ranges are [`MAX_BATCHED_RANGE`] long,
 /// since a batch holds at least one whole range).
 pub(crate) const BATCH_BYTES: u64 = 8 << 20;
 
@@ -54,28 +51,6 @@ pub(crate) fn batches(checks: &[Range], target: u64) -> Vec<Batch> {
         out.push(Batch { offset: r.offset, length: r.length, checks: vec![*r] });
     }
     out
-}
-
-/// Hashes the ranges of a full batch buffer, then writes the buffer at the batch's
-/// offset. Returns the ranges whose MD5 is not the expected one, with what it was.
-/// Runs on a blocking thread.
-pub(crate) fn check_then_write(file: &PosFile, buf: &AlignedBuf, batch: &Batch) -> Result<Vec<(Range, Md5)>> {
-    let bytes = buf.bytes();
-    debug_assert_eq!(bytes.len() as u64, batch.length);
-    let slices: Vec<&[u8]> = batch
-        .checks
-        .iter()
-        .map(|r| &bytes[(r.offset - batch.offset) as usize..(r.end() - batch.offset) as usize])
-        .collect();
-    let mut bad = Vec::new();
-    md5_each(&slices, |i, actual| {
-        let r = batch.checks[i];
-        if r.hash != Some(actual) {
-            bad.push((r, actual));
-        }
-    });
-    file.write_aligned_blocking(buf, batch.offset)?;
-    Ok(bad)
 }
 
 #[cfg(test)]

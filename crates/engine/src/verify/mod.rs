@@ -66,6 +66,8 @@
 //! becomes exact after a few seconds (parsing is far faster than hashing).
 
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod md5x8;
 // Also hashes the blocks of whole-blob downloads (`repair/exec.rs`).
 pub(crate) use lanes::md5_each;
 mod pipeline;
