@@ -746,18 +746,8 @@ impl<'a, S: BlobStore> Cx<'a, S> {
             writing: Option<Pending>,
             bad: &mut Vec<(Range, Md5)>,
         ) -> Result<Option<AlignedBuf>, FetchError> {
-            let Some(mut pending) = writing else { return Ok(None) };
-            let checked = match pending.try_recv() {
-                Ok(checked) => Some(checked),
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                    // Nothing else to fill meanwhile: the batch need not wait for company.
-                    hasher.hurry();
-                    pending.await.ok()
-                }
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => None,
-            };
-            let stopped = || EngineError::Internal("the hashing thread has stopped".into());
-            let (buf, mut b) = checked.ok_or_else(stopped)??;
+            let Some(pending) = writing else { return Ok(None) };
+            let (buf, mut b) = pending.settle(hasher).await?;
             bad.append(&mut b);
             Ok(Some(buf))
         }

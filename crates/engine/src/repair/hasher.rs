@@ -10,7 +10,7 @@
 //! four times the memory).
 //!
 //! When to hash: as soon as eight ranges wait, or no other batch is being filled, or
-//! a segment says it has nothing left to fill while it waits ([`BatchHasher::hurry`]).
+//! a segment says it has nothing left to fill while it waits ([`Pending::settle`]).
 //! Those three keep every wait short: a segment that waits always hurries first.
 //! [`GATHER_WAIT`] caps the wait in any case.
 
@@ -20,7 +20,7 @@ use super::inline::Batch;
 use crate::model::{Md5, Range};
 use crate::verify::md5_each;
 use crate::{EngineError, Result};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -38,14 +38,37 @@ const GATHER_WAIT: Duration = Duration::from_millis(100);
 /// ranges whose MD5 was not the expected one and what it was.
 pub(crate) type Checked = Result<(AlignedBuf, Vec<(Range, Md5)>)>;
 
-/// Where the result of [`BatchHasher::check`] arrives.
-pub(crate) type Pending = oneshot::Receiver<Checked>;
+/// A batch queued by [`BatchHasher::check`].
+pub(crate) struct Pending {
+    result: oneshot::Receiver<Checked>,
+    /// Set once the batch is hashed (its write may still run).
+    hashed: Arc<AtomicBool>,
+}
+
+impl Pending {
+    /// Waits for the batch to be hashed and written. A batch still waiting for company
+    /// is hashed now: the caller has nothing else to fill meanwhile.
+    pub async fn settle(mut self, hasher: &BatchHasher) -> Checked {
+        let stopped = || EngineError::Internal("the hashing thread has stopped".into());
+        match self.result.try_recv() {
+            Ok(checked) => return checked,
+            Err(oneshot::error::TryRecvError::Closed) => return Err(stopped()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        // Once hashed, only its write is left: a hurry would cut the next gather short.
+        if !self.hashed.load(Ordering::SeqCst) {
+            hasher.hurry();
+        }
+        self.result.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
 
 struct Job {
     buf: AlignedBuf,
     batch: Batch,
     file: PosFile,
     runtime: tokio::runtime::Handle,
+    hashed: Arc<AtomicBool>,
     reply: oneshot::Sender<Checked>,
 }
 
@@ -105,19 +128,21 @@ impl BatchHasher {
     /// then the buffer is written to `file` at the batch's offset on the blocking pool.
     /// Must be called from within the tokio runtime.
     pub fn check(&self, filled: Filling, buf: AlignedBuf, batch: Batch, file: PosFile) -> Pending {
-        let (reply, pending) = oneshot::channel();
+        let (reply, result) = oneshot::channel();
+        let hashed = Arc::new(AtomicBool::new(false));
         // No longer being filled, before it is sent: the thread may then hash without
         // it, never wait for it.
         drop(filled);
-        let job = Job { buf, batch, file, runtime: tokio::runtime::Handle::current(), reply };
+        let runtime = tokio::runtime::Handle::current();
+        let job = Job { buf, batch, file, runtime, hashed: hashed.clone(), reply };
         if let Err(mpsc::SendError(Msg::Job(job))) = self.queue().send(Msg::Job(job)) {
             let _ = job.reply.send(Err(EngineError::Internal("the hashing thread has stopped".into())));
         }
-        pending
+        Pending { result, hashed }
     }
 
     /// Asks for the batches that wait to be hashed now: the caller waits for one.
-    pub fn hurry(&self) {
+    fn hurry(&self) {
         let _ = self.queue().send(Msg::Hurry);
     }
 
@@ -164,7 +189,8 @@ fn hash_loop(rx: &mpsc::Receiver<Msg>, filling: &AtomicUsize, counts: &Counts, w
         counts.ranges.fetch_add(ranges(&jobs) as u64, Ordering::Relaxed);
         let bad = hash_together(&jobs);
         for (job, bad) in jobs.drain(..).zip(bad) {
-            let Job { buf, batch, file, runtime, reply } = job;
+            let Job { buf, batch, file, runtime, hashed, reply } = job;
+            hashed.store(true, Ordering::SeqCst);
             runtime.spawn_blocking(move || {
                 let written = file.write_aligned_blocking(&buf, batch.offset).map(|()| (buf, bad));
                 // The segment may have given up (cancelled or failed): nothing to tell.
@@ -246,7 +272,7 @@ mod tests {
         }
         let mut bad = Vec::new();
         for p in pending {
-            let (_buf, mut b) = p.await.expect("a reply").expect("written");
+            let (_buf, mut b) = p.result.await.expect("a reply").expect("written");
             bad.append(&mut b);
         }
         assert_eq!(hasher.counts(), (1, 8), "all eight blocks in one gather");
@@ -271,9 +297,10 @@ mod tests {
         let mut pending = hasher.check(hasher.filling(), buf, batch, file.clone());
         // Not hashed at once: it waits for company.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(pending.try_recv().is_err(), "hashed without waiting for the other segment");
-        hasher.hurry();
-        let (_, bad) = pending.await.unwrap().unwrap();
+        assert!(pending.result.try_recv().is_err(), "hashed without waiting for the other segment");
+        assert!(!pending.hashed.load(Ordering::SeqCst));
+        // The segment now waits for it, with nothing else to fill.
+        let (_, bad) = pending.settle(&hasher).await.unwrap();
         assert!(bad.is_empty());
         assert_eq!(hasher.counts(), (1, 2));
     }
@@ -287,7 +314,7 @@ mod tests {
         let hasher = BatchHasher::with_gather_wait(Duration::from_secs(60));
         let (batch, buf) = batch_of(&bytes, 0, 2, 4096, None);
         let started = Instant::now();
-        let (_, bad) = hasher.check(hasher.filling(), buf, batch, file).await.unwrap().unwrap();
+        let (_, bad) = hasher.check(hasher.filling(), buf, batch, file).result.await.unwrap().unwrap();
         assert!(bad.is_empty());
         assert!(started.elapsed() < Duration::from_secs(30), "waited for batches no one was filling");
     }
@@ -303,7 +330,7 @@ mod tests {
         // A read-only descriptor: the write fails as a full or read-only disk would.
         let read_only = PosFile::open_read(&path).await.unwrap();
         drop(file);
-        let Err(err) = hasher.check(hasher.filling(), buf, batch, read_only).await.unwrap() else {
+        let Err(err) = hasher.check(hasher.filling(), buf, batch, read_only).settle(&hasher).await else {
             panic!("a write through a read-only descriptor succeeded");
         };
         assert!(err.to_string().contains("blob"), "names the file: {err}");
@@ -319,7 +346,7 @@ mod tests {
         let hasher = BatchHasher::with_gather_wait(Duration::from_millis(50));
         let _stuck = hasher.filling();
         let (batch, buf) = batch_of(&bytes, 0, 2, 4096, None);
-        let pending = hasher.check(hasher.filling(), buf, batch, file);
+        let pending = hasher.check(hasher.filling(), buf, batch, file).result;
         let (_, bad) = tokio::time::timeout(Duration::from_secs(30), pending).await.expect("hashed").unwrap().unwrap();
         assert!(bad.is_empty());
     }
